@@ -1,0 +1,3 @@
+from mlsleuth.cli import main
+
+main()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up a fresh virtual environment with the test extras and runs the whole test suite
+# (lint included). README's second quick-start command and .ci/run both call this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+VENV=${MLSLEUTH_TEST_VENV:-.venv-test}
+rm -rf "$VENV"
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e '.[test]'
+"$VENV/bin/ruff" check .
+# pytest exits non-zero when a test fails and (5) when it collects none: both fail the run.
+exec "$VENV/bin/python" -m pytest -n auto -p no:cacheprovider "$@"
