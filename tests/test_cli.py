@@ -1,6 +1,5 @@
 """The CLI's names, options, exit codes and output files are a public interface."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path

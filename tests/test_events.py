@@ -2,7 +2,7 @@
 
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -21,7 +21,7 @@ from mlsleuth.events import (
 
 def sample(**overrides) -> Event:
     base = dict(
-        timestamp=datetime(2026, 11, 10, 9, 19, 30, 123456, tzinfo=timezone.utc),
+        timestamp=datetime(2026, 11, 10, 9, 19, 30, 123456, tzinfo=UTC),
         timestamp_desc="Cell Executed",
         source="notebook",
         category=Category.COMMAND,
