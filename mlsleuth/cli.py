@@ -10,11 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-
-from mlsleuth import __version__
 
 EXIT_OK = 0
 EXIT_FLAGGED = 1
@@ -27,30 +25,61 @@ def not_implemented(what: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
+FIELD_BINARY_LEAVES_OUT = ("pandas", "xlsxwriter", "pyarrow", "mlsleuth.timelines")
+
+
+def refuse_missing_stack(exc: ModuleNotFoundError) -> NoReturn:
+    """Exit 2 with a clear message when `exc` is a stack the field binary leaves out; else re-raise."""
+    name = exc.name or ""
+    if any(name == left or name.startswith(left + ".") for left in FIELD_BINARY_LEAVES_OUT):
+        click.echo(
+            f"mlsleuth: this build has no {name} (the field binary leaves the timeline "
+            "stack out); run this command from `pip install mlsleuth` on an analysis "
+            "machine",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
+    raise exc
+
+
 def load(module: str, attr: str) -> Any:
     """Import a command's implementation; a stack left out of this build is an error, not a crash.
 
-    The single-file field binary leaves the timeline stack (pandas, XlsxWriter) out."""
+    The single-file field binary leaves the timeline stack (pandas, XlsxWriter) out. Commands
+    such as `demo` import it only when they reach that step, so the call is guarded too."""
     try:
-        return getattr(importlib.import_module(module), attr)
+        func = getattr(importlib.import_module(module), attr)
     except ModuleNotFoundError as exc:
-        if (
-            exc.name
-            and exc.name.split(".")[0] in {"pandas", "xlsxwriter", "pyarrow"}
-            or (exc.name or "").startswith("mlsleuth.timelines")
-        ):
-            click.echo(
-                f"mlsleuth: this build has no {exc.name} (the field binary leaves the timeline "
-                "stack out); run this command from `pip install mlsleuth` on an analysis "
-                "machine",
-                err=True,
-            )
-            sys.exit(EXIT_ERROR)
-        raise
+        refuse_missing_stack(exc)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ModuleNotFoundError as exc:
+            refuse_missing_stack(exc)
+
+    return guarded
+
+
+def print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version; the field binary adds the SHA-256 of its own executable."""
+    if not value or ctx.resilient_parsing:
+        return
+    from mlsleuth.selfinfo import version_text
+
+    click.echo(version_text())
+    ctx.exit()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="mlsleuth")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the version (the field binary: also its SHA-256) and exit.",
+)
 def main() -> None:
     """mlsleuth: which model or package came into this ML host, when, from where,
     who loaded it, and what ran after it."""

@@ -1,0 +1,1 @@
+"""One module per model format: detection helpers and an ``inspect`` function each."""

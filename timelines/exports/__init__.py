@@ -1,0 +1,1 @@
+"""Exporters of a built timeline: CSV, XLSX, Timesketch JSONL, findings.json, Parquet."""
