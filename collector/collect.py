@@ -188,7 +188,7 @@ class _Run:
                   for spec in loc.env}
         self.progress.update(where="live state")
         try:
-            state = livemod.gather(wanted)
+            state = livemod.gather(wanted, include_secrets=self.include_secrets)
         except Exception as exc:  # psutil trouble must not cost the file collection
             self.log.log("error", "live_state_failed", error=f"{type(exc).__name__}: {exc}")
             return {}

@@ -86,8 +86,9 @@ def _mapped_paths(pid: int) -> set[str]:
     return out
 
 
-def gather(env_vars: Iterable[str] = ()) -> LiveState:
-    """Snapshot the live host. ``env_vars``: variables whose raw values are kept for the resolver."""
+def gather(env_vars: Iterable[str] = (), *, include_secrets: bool = False) -> LiveState:
+    """Snapshot the live host. ``env_vars``: variables whose raw values are kept for the resolver.
+    ``include_secrets`` keeps environments and command lines as they are (--include-secrets)."""
     import psutil
 
     state = LiveState()
@@ -110,8 +111,12 @@ def gather(env_vars: Iterable[str] = ()) -> LiveState:
             state.env_values.setdefault(var, [])
             if env[var] not in state.env_values[var]:
                 state.env_values[var].append(env[var])
-        clean_env, secrets = redact_env(env)
-        argv, argv_secrets = redact_argv(info.get("cmdline") or [])
+        if include_secrets:
+            clean_env, secrets = dict(env), []
+            argv, argv_secrets = list(info.get("cmdline") or []), []
+        else:
+            clean_env, secrets = redact_env(env)
+            argv, argv_secrets = redact_argv(info.get("cmdline") or [])
         uids = info.pop("uids")
         row = {
             "pid": info["pid"], "ppid": info["ppid"], "name": info["name"], "user": info["username"],

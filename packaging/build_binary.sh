@@ -11,14 +11,13 @@
 # What goes in (docs/distribution.md says why): everything collect, verify, scan, packages, watch
 # and osquery-extension import, h5py/numpy included (the scanner and the collector read Keras .h5
 # model configs through h5py). What stays out: the timeline stack (pandas, XlsxWriter, pyarrow and
-# mlsleuth.timelines): it is analysis-workstation work and would double the binary.
-# `mlsleuth timeline|demo|triage` in the binary say so and exit 2.
+# mlsleuth.timelines; ~9 MB) and huggingface_hub (~8 MB, an optional cross-check): analysis-
+# workstation work. `mlsleuth timeline|demo|triage` in the binary say so and exit 2.
 #
 # Environment:
 #   PYTHON                   interpreter for the build venv (default python3.11, else python3)
 #   MLSLEUTH_BUILD_DIR       scratch directory (default build/binary; wiped first)
 #   MLSLEUTH_DIST_DIR        where the binary goes (default dist)
-#   MLSLEUTH_WITH_YARA=1     also bundle yara-python (adds ~1 MB; YARA matching in `scan`)
 #   MLSLEUTH_RUNTIME_TMPDIR  bake PyInstaller's --runtime-tmpdir into the binary: the bootloader then
 #                            unpacks there and ignores TMPDIR. Leave unset for the usual behaviour
 #                            (unpack under $TMPDIR, else /tmp); see docs/distribution.md.
@@ -42,10 +41,6 @@ find "$BUILD/src" -name __pycache__ -prune -exec rm -rf {} +
 VPY="$BUILD/venv/bin/python"
 # shellcheck disable=SC2086  # MLSLEUTH_PIP_ARGS is a list of words on purpose
 "$VPY" -m pip install -q --no-compile ${MLSLEUTH_PIP_ARGS:-} "$BUILD/src" "pyinstaller>=6.0,<7"
-if [ -n "${MLSLEUTH_WITH_YARA:-}" ]; then
-  # shellcheck disable=SC2086
-  "$VPY" -m pip install -q ${MLSLEUTH_PIP_ARGS:-} "yara-python>=4.3"
-fi
 
 # What goes in and what stays out is in the spec (packaging/pyinstaller/mlsleuth.spec); it also
 # reads MLSLEUTH_RUNTIME_TMPDIR.

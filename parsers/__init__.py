@@ -13,7 +13,6 @@ is read, so memory does not grow with their number.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -28,7 +27,7 @@ from mlsleuth.parsers.registry import (
     register_analyzer,
 )
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import loads_json
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality, parse_error
 
@@ -57,7 +56,7 @@ def sniff(path: Path) -> str:
         if not raw:
             continue
         try:
-            record = json.loads(decode(raw))
+            record = loads_json(raw)
         except ValueError:
             return "unknown"  # the first non-empty line must be one JSON object
         if not isinstance(record, dict):

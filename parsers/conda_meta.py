@@ -5,13 +5,12 @@ record is written when the package is linked, so its mtime is the install time (
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from mlsleuth.parsers.filetimes import best_file_time
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import loads_json
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality
 from mlsleuth.redact import redact_url
@@ -29,7 +28,7 @@ def parse(src: Source, ctx: ParseContext) -> Iterator[Event]:
     if not src.name.endswith(".json"):
         return
     try:
-        record = json.loads(decode(src.read_bytes(MAX_RECORD)))
+        record = loads_json(src.read_bytes(MAX_RECORD))
     except ValueError as exc:
         yield src.error(ctx, f"not JSON: {exc}")
         return

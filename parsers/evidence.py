@@ -12,7 +12,6 @@ so memory stays flat however many files the collection holds.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -20,13 +19,13 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlsleuth.parsers.extract import ExtractLimits, extract, safe_member_name
 from mlsleuth.parsers.source import ContentUnavailable, Source, open_regular
-from mlsleuth.parsers.text import decode, iter_lines
+from mlsleuth.parsers.text import decode, iter_lines, loads_json
 
 from mlsleuth.events import Event, from_epoch, parse_error
 
@@ -40,7 +39,6 @@ SPECIAL_MEMBERS: dict[str, str] = {
     "live/open_files.jsonl": "live_open_files",
     "bodyfile.txt": "bodyfile",
 }
-_SYMLINK_HOPS = 40
 # Manifest actions whose member (if any) is not the file's content.
 NO_CONTENT = frozenset({"symlink", "hashed", "partial", "skipped", "failed"})
 
@@ -81,50 +79,34 @@ def parse_tz(value: Any) -> tuple[tzinfo, str] | None:
 # -- paths inside a root ------------------------------------------------------------------------
 def resolve_in_root(root: Path, host_path: str, *, follow_final: bool = False) -> Path | None:
     """Local path of ``host_path`` under ``root``, following symlinks as the host would (absolute
-    targets are taken relative to ``root``) but never leaving ``root``. None if it cannot resolve."""
-    pending = [p for p in PurePosixPath("/" + host_path.lstrip("/")).parts[1:]]
-    pending.reverse()
-    resolved: list[str] = []
-    hops = 0
-    while pending:
-        part = pending.pop()
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        is_last = not pending
-        try:
-            st = os.lstat(candidate)
-        except OSError:
-            if is_last:
-                return candidate  # does not exist (yet): the caller's lstat will say so
-            return None
-        if stat.S_ISLNK(st.st_mode) and (not is_last or follow_final):
-            hops += 1
-            if hops > _SYMLINK_HOPS:
-                return None
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                resolved = []
-            parts = [p for p in PurePosixPath(target).parts if p != "/"]
-            pending.extend(reversed(parts))
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved) if resolved else root
+    targets are taken relative to ``root``) but never leaving it (the collector's own
+    :class:`~mlsleuth.artifacts.fsutil.Confined`). The final component is left as it is unless
+    ``follow_final``; None on a symlink loop."""
+    from mlsleuth.artifacts.fsutil import Confined, LinkLoop
+
+    confined = Confined(root)
+    parent, _, name = host_path.rstrip("/").rpartition("/")
+    try:
+        if follow_final or name in ("", ".", ".."):
+            resolved = confined.resolve(host_path)[0]
+        else:
+            resolved = confined.resolve(parent or "/")[0].rstrip("/") + "/" + name
+    except LinkLoop:
+        return None
+    return confined.local(resolved)
 
 
 def stat_row(host_path: str, local: Path, *, artifact: str = "", user: str = "",
-             with_times: bool = True) -> dict[str, Any]:
-    """A manifest-like row made from ``lstat`` (for plain trees and archive side members)."""
+             with_times: bool = True, st: os.stat_result | None = None) -> dict[str, Any]:
+    """A manifest-like row made from ``lstat`` (for plain trees and archive side members);
+    ``st``: an lstat result already at hand (the resolver's)."""
     row: dict[str, Any] = {"path": host_path, "artifact": artifact, "user": user}
-    try:
-        st = os.lstat(local)
-    except OSError as exc:
-        row.update(action="failed", error=f"{type(exc).__name__}: {exc.strerror or exc}")
-        return row
+    if st is None:
+        try:
+            st = os.lstat(local)
+        except OSError as exc:
+            row.update(action="failed", error=f"{type(exc).__name__}: {exc.strerror or exc}")
+            return row
     row.update(size=st.st_size, mode=st.st_mode, uid=st.st_uid, gid=st.st_gid, inode=st.st_ino)
     if with_times:
         row.update(atime=st.st_atime_ns / 1e9, mtime=st.st_mtime_ns / 1e9, ctime=st.st_ctime_ns / 1e9,
@@ -145,7 +127,7 @@ def _read_json_file(path: Path) -> Any:
         data = fh.read(MAX_HOST_JSON + 1)
     if len(data) > MAX_HOST_JSON:
         raise ValueError("larger than 16 MiB")
-    return json.loads(decode(data))
+    return loads_json(data)
 
 
 # -- the artifact definitions (mlsleuth/artifacts, shared with the collector) -------------------
@@ -159,14 +141,13 @@ def artifact_parsers() -> dict[str, str | None]:
         return {}
 
 
-def _resolve_tree(root: Path) -> Iterator[tuple[str, str | None, str, str, Path, str | None]]:
-    """(artifact, parser, host path, user, local path, error) of every file and symlink a
-    collection of ``root`` would take: the collector's own resolver, so a tree reads as collected."""
+def _resolve_tree(root: Path) -> Iterator[Any]:
+    """Every file and symlink a collection of ``root`` would take (``Target``: artifact, host
+    path, user, local path, lstat, error): the collector's own resolver, so a tree reads as
+    collected."""
     from mlsleuth.artifacts import resolve
 
-    for target in resolve(root):
-        yield (target.artifact.name, target.artifact.parser, target.host_path, target.user or "",
-               Path(target.local_path), getattr(target, "error", None))
+    yield from resolve(root)
 
 
 # -- Evidence -----------------------------------------------------------------------------------
@@ -222,18 +203,15 @@ class Evidence:
             self.tz, self.tz_name = tz
             self.tz_origin = "host.json"
         custody = host.get("custody") if isinstance(host.get("custody"), dict) else {}
-        for key in ("start", "collection_start", "collected_at", "time"):
-            when = _parse_time(custody.get(key, host.get(key)))
-            if when:
-                self.collection_time = when
-                break
+        self.collection_time = parse_time(custody.get("start")) or parse_time(host.get("collection_start"))
 
     def _problem(self, member: str, reason: str) -> None:
         self.problems.append(parse_error("evidence", member or str(self.origin), reason,
                                          host=self.hostname))
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """UTC time from POSIX seconds or ISO 8601 (naive ISO is UTC: host.json writes UTC)."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         try:
             return from_epoch(float(value))
@@ -303,20 +281,22 @@ class TreeEvidence(Evidence):
             except (OSError, ValueError, ContentUnavailable):
                 pass
 
-    def _source(self, artifact: str, parser: str, host_path: str, user: str, local: Path) -> Source:
-        row = stat_row(host_path, local, artifact=artifact, user=user)
+    def _source(self, artifact: str, parser: str, host_path: str, user: str, local: Path,
+                st: os.stat_result | None = None) -> Source:
+        row = stat_row(host_path, local, artifact=artifact, user=user, st=st)
         content = local if row.get("action") == "copied" else None
         return Source(artifact=artifact, parser=parser, host_path=host_path, user=user,
                       local_path=content, row=row, evidence_name=host_path, evidence=self)
 
     def sources(self) -> Iterator[Source]:
         try:
-            for artifact, parser, host_path, user, local, error in _resolve_tree(self.root):
-                if parser is None:
+            for target in _resolve_tree(self.root):
+                if target.artifact.parser is None:
                     continue  # collected for hashes and the bodyfile only
-                src = self._source(artifact, parser, host_path, user, local)
-                if error:
-                    src.row.update(action="failed", error=error)
+                src = self._source(target.artifact.name, target.artifact.parser, target.host_path,
+                                   target.user or "", Path(target.local_path), target.stat)
+                if target.error:
+                    src.row.update(action="failed", error=target.error)
                     src.local_path = None
                 yield src
         except ImportError as exc:
@@ -411,7 +391,7 @@ class ArchiveEvidence(Evidence):
                 if not raw.strip():
                     continue
                 try:
-                    row = json.loads(decode(raw))
+                    row = loads_json(raw)
                 except ValueError as exc:
                     if report:
                         reason = "line too long" if truncated else f"not JSON: {exc}"
@@ -444,7 +424,7 @@ class ArchiveEvidence(Evidence):
             fh.seek(offset)
             raw = fh.readline(1 << 24)
         try:
-            row = json.loads(decode(raw))
+            row = loads_json(raw)
         except ValueError:
             return None
         return row if isinstance(row, dict) else None

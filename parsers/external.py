@@ -3,14 +3,13 @@ logs, mlsleuth events.jsonl): a Source for a file given on the command line, and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from mlsleuth.parsers.evidence import stat_row
 from mlsleuth.parsers.source import Source
-from mlsleuth.parsers.text import decode, iter_lines
+from mlsleuth.parsers.text import iter_lines, loads_json
 
 
 def file_source(path: Path, parser: str) -> Source:
@@ -28,7 +27,7 @@ def json_lines(src: Source) -> Iterator[tuple[int, dict[str, Any] | str]]:
             if not raw.strip():
                 continue
             try:
-                record = json.loads(decode(raw))
+                record = loads_json(raw)
             except ValueError as exc:
                 yield number, "line longer than 1 MiB" if truncated else f"not JSON: {exc}"
                 continue

@@ -238,17 +238,10 @@ def _scan_cache(evidence: Any, cache_dir: str) -> dict[str, Any] | str:
         from huggingface_hub import scan_cache_dir
     except ImportError:
         return "huggingface_hub scanner not installed"
-    previous = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"  # belt and braces: the scanner only lists folders
     try:
-        info = scan_cache_dir(local_dir)
+        info = scan_cache_dir(local_dir)  # lists and stats folders only: no network (tested)
     except Exception as exc:  # CacheNotFound, ValueError, OSError on odd trees
         return f"huggingface_hub scanner failed: {type(exc).__name__}: {exc}"
-    finally:
-        if previous is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = previous
     per_repo: dict[str, Any] = {}
     for repo in info.repos:
         per_repo[repo.repo_path.name] = [

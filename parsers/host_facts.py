@@ -3,15 +3,14 @@ timezone) and ``live/users.jsonl`` (sessions of logged-in users)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from mlsleuth.parsers.evidence import _parse_time
+from mlsleuth.parsers.evidence import parse_time
 from mlsleuth.parsers.live import rows
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import loads_json
 
 from mlsleuth.events import Category, Event
 
@@ -24,7 +23,7 @@ def parse(src: Source, ctx: ParseContext) -> Iterator[Event]:
         yield from _users(src, ctx)
         return
     try:
-        host = json.loads(decode(src.read_bytes(16 << 20)))
+        host = loads_json(src.read_bytes(16 << 20))
     except ValueError as exc:
         yield src.error(ctx, f"host.json is not JSON: {exc}")
         return
@@ -33,13 +32,13 @@ def parse(src: Source, ctx: ParseContext) -> Iterator[Event]:
     facts = {k: host[k] for k in FACT_KEYS if k in host}
     facts["assumed_tz"] = ctx.tz_name
     custody: dict[str, Any] = host.get("custody") if isinstance(host.get("custody"), dict) else {}
-    boot = _parse_time(host.get("boot_time", host.get("boot")))
+    boot = parse_time(host.get("boot_time", host.get("boot")))
     if boot is not None:
         yield src.event(ctx, timestamp=boot, desc="System Booted", category=Category.HOST,
                         message=f"{ctx.host} booted ({host.get('os', '?')}, kernel {host.get('kernel', '?')})",
                         file_path=None, extra=facts)
     for key, desc in (("start", "Collection Started"), ("end", "Collection Finished")):
-        when = _parse_time(custody.get(key))
+        when = parse_time(custody.get(key))
         if when is None:
             continue
         details = {k: custody.get(k) for k in ("case", "examiner", "evidence_id", "tool_version") if custody.get(k)}
@@ -54,7 +53,7 @@ def _users(src: Source, ctx: ParseContext) -> Iterator[Event]:
         if "__error__" in row:
             yield src.error(ctx, row["__error__"], loc=f"L{number}")
             continue
-        when = _parse_time(row.get("started"))
+        when = parse_time(row.get("started"))
         if when is None:
             continue
         remote = row.get("host") or None

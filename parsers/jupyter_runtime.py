@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from mlsleuth.parsers.filetimes import best_file_time
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import loads_json
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality
 from mlsleuth.redact import fingerprint, is_fingerprint, redact_url
@@ -36,7 +35,7 @@ def parse(src: Source, ctx: ParseContext) -> Iterator[Event]:
     if not src.name.endswith(".json"):
         return  # jpserver-<pid>-open.html repeats the url with the token: not needed
     try:
-        data = json.loads(decode(src.read_bytes(1 << 20)))
+        data = loads_json(src.read_bytes(1 << 20))
     except ValueError as exc:
         yield src.error(ctx, f"not JSON: {exc}")
         return

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from mlsleuth.parsers.filetimes import best_file_time
 from mlsleuth.parsers.model_files import model_file_events
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import loads_json
 
 from mlsleuth.events import Category, Event
 
@@ -21,7 +20,7 @@ def parse(src: Source, ctx: ParseContext) -> Iterator[Event]:
     if src.name == "keras.json":
         when, _ = best_file_time(src)
         try:
-            config = json.loads(decode(src.read_bytes(1 << 20)))
+            config = loads_json(src.read_bytes(1 << 20))
         except ValueError as exc:
             yield src.error(ctx, f"keras.json is not JSON: {exc}")
             return

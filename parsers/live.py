@@ -5,14 +5,13 @@ table is kept, to give every process its ancestry."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source, sane_time
-from mlsleuth.parsers.text import MAX_FIELD, clip, decode, iter_lines, one_line
+from mlsleuth.parsers.text import MAX_FIELD, clip, iter_lines, loads_json, one_line
 from mlsleuth.parsers.verdicts import MODEL_SUFFIXES
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality, from_epoch
@@ -29,7 +28,7 @@ def rows(src: Source, ctx: ParseContext) -> Iterator[tuple[int, dict[str, Any]]]
             if not raw.strip():
                 continue
             try:
-                row = json.loads(decode(raw))
+                row = loads_json(raw)
             except ValueError as exc:
                 yield number, {"__error__": "line too long" if truncated else f"not JSON: {exc}"}
                 continue

@@ -24,7 +24,7 @@ from mlsleuth.parsers.commands import command_event, redact_command
 from mlsleuth.parsers.filetimes import best_file_time
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ContentUnavailable, ParseContext, Source, sane_time
-from mlsleuth.parsers.text import MAX_FIELD, clip, decode, one_line, strip_ansi
+from mlsleuth.parsers.text import MAX_FIELD, clip, loads_json, one_line, strip_ansi, unescape_surrogates
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality, iso
 
@@ -37,12 +37,12 @@ CHECKPOINT_SUFFIX = "-checkpoint.ipynb"
 # -- loading --------------------------------------------------------------------------------------
 def load_notebook(src: Source) -> tuple[dict[str, Any], list[str]]:
     """(notebook as v4 dict, problems). Never raises on bad JSON; raises ContentUnavailable."""
-    text = decode(src.read_bytes(MAX_NOTEBOOK))
+    data = src.read_bytes(MAX_NOTEBOOK)
     problems: list[str] = []
     try:
-        nb = json.loads(text)
+        nb = loads_json(data)
     except ValueError as exc:
-        cells = _recover_cells(text)
+        cells = unescape_surrogates(_recover_cells(data.decode("utf-8", "surrogateescape")))
         problems.append(f"not valid JSON ({exc}); recovered {len(cells)} complete cells before the damage")
         return {"cells": cells, "metadata": {}, "nbformat": 4}, problems
     if not isinstance(nb, dict):

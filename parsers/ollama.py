@@ -10,7 +10,6 @@ differently was changed after the pull. ``~/.ollama/history`` keeps prompts type
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +18,7 @@ from mlsleuth.parsers.commands import command_event, untimed
 from mlsleuth.parsers.model_files import model_file_events
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source
-from mlsleuth.parsers.text import decode, iter_lines
+from mlsleuth.parsers.text import decode, iter_lines, loads_json
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality
 
@@ -58,7 +57,7 @@ def _manifest(src: Source, ctx: ParseContext, rel: list[str]) -> Iterator[Event]
         return
     model_repo, tag = model_name(rel)
     try:
-        manifest = json.loads(decode(src.read_bytes(4 << 20)))
+        manifest = loads_json(src.read_bytes(4 << 20))
     except ValueError as exc:
         yield src.error(ctx, f"manifest is not JSON: {exc}")
         manifest = {}

@@ -9,7 +9,6 @@ events; the rest is context a responder reads in the file itself.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ParseContext, Source, sane_time
-from mlsleuth.parsers.text import decode, iter_lines, one_line
+from mlsleuth.parsers.text import decode, iter_lines, loads_json, one_line
 
 from mlsleuth.events import Category, Event, TimestampQuality
 from mlsleuth.redact import redact_text, redact_url
@@ -93,7 +92,7 @@ def _events(src: Source, ctx: ParseContext, when: datetime, number: int, desc: s
 
 def _selfcheck(src: Source, ctx: ParseContext) -> Iterator[Event]:
     try:
-        data = json.loads(decode(src.read_bytes(1 << 20)))
+        data = loads_json(src.read_bytes(1 << 20))
     except ValueError as exc:
         yield src.error(ctx, f"selfcheck state is not JSON: {exc}")
         return

@@ -12,7 +12,6 @@ verdict when it has one.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from mlsleuth.parsers.pycode import summarize
 from mlsleuth.parsers.registry import register
 from mlsleuth.parsers.source import ContentUnavailable, ParseContext, Source
-from mlsleuth.parsers.text import decode
+from mlsleuth.parsers.text import decode, loads_json
 from mlsleuth.parsers.verdicts import inspect_source, verdict_events
 
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality
@@ -129,7 +128,7 @@ def _datasets_json(src: Source, ctx: ParseContext) -> Iterator[Event]:
     """datasets cache metadata: ``downloads/<hash>.json`` (the URL a file was fetched from) and
     ``dataset_info.json`` of a prepared dataset (builder, config, and the URLs it was built from)."""
     try:
-        data = json.loads(decode(src.read_bytes(16 << 20)))
+        data = loads_json(src.read_bytes(16 << 20))
     except ValueError as exc:
         yield src.error(ctx, f"not JSON: {exc}")
         return

@@ -20,30 +20,21 @@ from mlsleuth.events import Category, Event, TimestampQuality, from_epoch, parse
 if TYPE_CHECKING:
     from mlsleuth.parsers.evidence import Evidence
 
-_NOATIME = getattr(os, "O_NOATIME", 0)
-_BASE_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(
-    os, "O_CLOEXEC", 0)
-
-
 class ContentUnavailable(Exception):
     """The file's bytes are not in the evidence (hashed only, skipped, failed) or not a regular file."""
 
 
 def open_regular(path: Path) -> BinaryIO:
-    """Open ``path`` read-only without following a final symlink, refusing FIFOs and devices.
+    """Open ``path`` read-only without following a final symlink (O_NOATIME where permitted, as
+    the collector does), refusing FIFOs and devices: O_NONBLOCK makes a FIFO swapped in after a
+    stat fail fast instead of hanging, and fstat refuses it."""
+    from mlsleuth.artifacts.fsutil import open_noatime
 
-    O_NOATIME keeps the source's access time unchanged where we own the file; O_NONBLOCK makes a
-    FIFO swapped in after the stat fail fast instead of hanging (it is refused by fstat below).
-    """
     try:
-        fd = os.open(path, _BASE_FLAGS | _NOATIME)
-    except PermissionError:
-        if not _NOATIME:
-            raise
-        fd = os.open(path, _BASE_FLAGS)  # O_NOATIME needs ownership; fall back to a plain read
+        fd, _ = open_noatime(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # the final component is a symlink
-            raise ContentUnavailable(f"{path.name} is a symlink") from exc
+            raise ContentUnavailable(f"{Path(path).name} is a symlink") from exc
         raise
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):

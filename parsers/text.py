@@ -7,9 +7,10 @@ pieces so a file with no newline at all cannot exhaust memory.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 MAX_LINE = 1 << 20  # longer lines are cut here (and flagged) rather than held whole
 MAX_MESSAGE = 4096  # the readable message stays short; the full text goes to cmdline/extra
@@ -20,6 +21,28 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 
 def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="backslashreplace")
+
+
+def loads_json(data: bytes | str) -> Any:
+    """``json.loads`` that survives bytes which are not UTF-8: they are kept inside the strings
+    as ``\\xNN`` escapes (decoding them to ``\\xNN`` first would break the JSON escapes)."""
+    if isinstance(data, str):
+        return json.loads(data)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return unescape_surrogates(json.loads(data.decode("utf-8", "surrogateescape")))
+
+
+def unescape_surrogates(value: Any) -> Any:
+    """Undecodable bytes kept by ``surrogateescape`` as ``\\xNN`` text, at any depth."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, list):
+        return [unescape_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {unescape_surrogates(k): unescape_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def clip(text: str, limit: int = MAX_FIELD) -> str:

@@ -24,6 +24,7 @@ MODEL_SUFFIXES = (
 )
 FLAGGED = ("malicious", "suspicious")
 MAX_FINDINGS = 20
+CACHE_SIZE = 4096  # a blob linked from several revisions is met again soon after
 
 
 MAX_PARTS_BYTES = 256 << 20
@@ -46,6 +47,8 @@ def inspect_source(src: Source, ctx: ParseContext, *, name: str = "") -> dict[st
     cache = ctx.scratch("verdicts.cache", dict)
     key = src.sha256 or src.evidence_name
     if key not in cache:
+        if len(cache) >= CACHE_SIZE:
+            del cache[next(iter(cache))]  # oldest first: memory stays flat on huge caches
         cache[key] = _run(models, src)
     return cache[key]
 

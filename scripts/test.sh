@@ -10,6 +10,12 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e '.[test]'
+# Semgrep pins its dependencies tightly, so it gets a venv of its own (tests/fleet finds it via SEMGREP_BIN).
+if [ -z "${SEMGREP_BIN:-}" ]; then
+  rm -rf "$VENV-semgrep"
+  "$PY" -m venv "$VENV-semgrep"
+  "$VENV-semgrep/bin/python" -m pip install -q "semgrep>=1.50" && export SEMGREP_BIN="$VENV-semgrep/bin/semgrep"
+fi
 "$VENV/bin/ruff" check .
 # pytest exits non-zero when a test fails and (5) when it collects none: both fail the run.
 exec "$VENV/bin/python" -m pytest -n auto -p no:cacheprovider "$@"

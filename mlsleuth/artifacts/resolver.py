@@ -153,6 +153,11 @@ class _Root:
 EventFn = Callable[..., None]
 
 
+def _bound_level(what: str) -> str:
+    """Running out of entries loses files (warning); a depth limit is usually the design (info)."""
+    return "warning" if what.startswith("max_entries") else "info"
+
+
 def _shell_of(rc_path: str) -> str:
     name = rc_path.rsplit("/", 1)[-1]
     if "zsh" in rc_path or name.startswith((".z", "z")):
@@ -451,7 +456,7 @@ class Resolver:
             return not (exclude and (globs.match_any(exclude, rel) or globs.match_any(exclude, rel + "/")))
 
         def bound(path: str, what: str) -> None:
-            self._event("warning", "walk_bound", path=path, bound=what, artifact=artifact.name)
+            self._event(_bound_level(what), "walk_bound", path=path, bound=what, artifact=artifact.name)
 
         for e in walk(self.confined, root.host, st, max_depth=bounds.max_depth,
                       max_entries=bounds.max_entries, descend=descend, on_bound=bound, stop=self._stop):
@@ -508,7 +513,7 @@ class Resolver:
                 return True
 
             def bound(path: str, what: str, _u: str = user.name) -> None:
-                self._event("warning", "walk_bound", path=path, bound=what, artifact="sweep", user=_u)
+                self._event(_bound_level(what), "walk_bound", path=path, bound=what, artifact="sweep", user=_u)
 
             for e in walk(self.confined, user.home, st, max_depth=max_depth, max_entries=max_entries,
                           descend=descend, on_bound=bound, stop=self._stop):

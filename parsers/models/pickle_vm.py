@@ -249,11 +249,6 @@ class _Machine:
         self.out.globals.append(ref)
         return ref
 
-    def call(self, func: Any, args: Any, offset: int, kind: str, kwargs: Any = None) -> CallVal:
-        val = CallVal(func, args, offset, kind, kwargs)
-        self.out.calls.append(val)
-        return val
-
     # -- the loop ------------------------------------------------------------------------
     def run(self, pos: int) -> tuple[int, bool]:
         """Execute symbolically from pos; returns (next offset, reached STOP).
@@ -287,17 +282,11 @@ class _Machine:
                         stack.append(buf[pos + 1])
                         pos += 2
                         ops += 1
-                elif op == 0x68:  # BINGET (runs of them: storage tuple, rebuild function)
+                elif op == 0x68:  # BINGET
                     idx = buf[pos]
                     pos += 1
                     try:
                         stack.append(memo[idx])
-                        while pos + 1 < end and buf[pos] == 0x68:
-                            op_start = pos
-                            idx = buf[pos + 1]
-                            stack.append(memo[idx])
-                            pos += 2
-                            ops += 1
                     except KeyError:
                         raise PickleError(f"memo value {idx} not found") from None
                 elif op == 0x58:  # BINUNICODE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import stat
@@ -19,39 +20,20 @@ from mlsleuth.parsers.models.formats import (
     gguf,
     keras,
     numpy_files,
-    onnx,
     pickle_file,
     safetensors,
 )
+from mlsleuth.parsers.models.registry import FORMATS
 from mlsleuth.parsers.models.result import ERROR, Finding, ScanResult, Severity, decide_verdict
 
 HEAD = 4096
+MAX_JSON = 64 * 1024 * 1024  # configs and notebooks are small; bigger JSON is data (datasets)
 # Formats whose loaders can run code; finding one under a "safe" extension is a disguise.
 CODE_FORMATS = ("pickle", "joblib", "pytorch", "torchscript", "torch.package", "npy (object)", "keras",
                 "python", "notebook")
 SAFE_EXTS = (".safetensors", ".gguf", ".onnx", ".json", ".txt", ".md", ".npy", ".msgpack")
 TEXT_INERT_EXTS = (".txt", ".md", ".rst", ".csv", ".tsv", ".yaml", ".yml", ".cfg", ".ini", ".toml", ".gitattributes",
                    ".gitignore", ".html", ".model", ".vocab", ".merges", ".tiktoken", ".license", "")
-
-
-_CONTROL = bytes(range(0, 9)) + bytes(range(14, 27)) + bytes(range(28, 32))
-
-
-def _is_text(head: bytes) -> bool:
-    if not head or any(c in _CONTROL for c in head[:512]):
-        return False
-    try:
-        head.decode("utf-8")
-        return True
-    except UnicodeDecodeError as exc:
-        return exc.start >= len(head) - 4  # a multi-byte character cut by the head window
-
-
-def _hdf5_at(buf: Any) -> bool:
-    for off in (0, 512, 1024, 2048):
-        if bytes(buf[off:off + 8]) == keras.HDF5_MAGIC:
-            return True
-    return False
 
 
 def detect_and_inspect(buf: Any, ctx: Ctx) -> None:
@@ -62,47 +44,23 @@ def detect_and_inspect(buf: Any, ctx: Ctx) -> None:
         ctx.add("empty-file", Severity.INFO, "empty file")
         return
     head = bytes(buf[:HEAD])
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
-        archive.inspect_zip(buf, ctx)
-    elif numpy_files.detect(head, ctx):
-        numpy_files.inspect(buf, ctx)
-    elif _hdf5_at(buf):
-        keras.inspect_h5(buf, ctx)
-    elif gguf.detect(head, ctx):
-        gguf.inspect(buf, ctx)
-    elif head.startswith(archive.SEVENZIP_MAGIC):
-        archive.inspect_7z(buf, ctx)
-    elif archive.is_tar(head):
-        archive.inspect_tar(buf, ctx)
-    elif (kind := archive.compression_of(head)) is not None:
-        archive.inspect_compressed(buf, kind, ctx)
-    elif head[:1] == b"\x80" and len(head) > 1 and head[1] <= 5:
-        pickle_file.inspect(buf, ctx)
-    elif safetensors.detect(head, ctx) and not _is_text(head):
-        safetensors.inspect(buf, ctx)
-    elif keras.is_savedmodel_pb(ctx) and not _is_text(head[:64]):
-        keras.inspect_savedmodel(buf, ctx)
-    elif onnx.detect(head, ctx) and not _is_text(head[:64]):
-        onnx.inspect(buf, ctx)
-    elif head[4:8] == b"TFL3":
-        ctx.format = "tflite"
-        ctx.unsupported = True
-        ctx.add("format-not-inspected", Severity.LOW, "TensorFlow Lite flatbuffer: not inspected")
-    elif _is_text(head):
-        _inspect_text(buf, head, ctx)
-    elif pickle_file.detect(head, ctx):
-        pickle_file.inspect(buf, ctx)
-    elif ctx.ext == ".safetensors":
-        safetensors.inspect(buf, ctx)
+    for spec in FORMATS:
+        if spec.detect(head, buf, ctx):
+            spec.inspect(buf, ctx)
+            break
     else:
         _unknown_binary(head, ctx)
     _check_disguise(ctx)
 
 
-def _inspect_text(buf: Any, head: bytes, ctx: Ctx) -> None:
+def inspect_text(buf: Any, head: bytes, ctx: Ctx) -> None:
     stripped = head.lstrip()
     if code.looks_like_python(ctx, head):
         code.inspect_python(buf, ctx)
+        return
+    if (ctx.ext in (".json", ".ipynb") or stripped[:1] in (b"{", b"[")) and len(buf) > MAX_JSON:
+        ctx.format = "json"
+        ctx.add("analysis-limit", Severity.LOW, f"JSON of {len(buf)} bytes not parsed (over {MAX_JSON})")
         return
     if ctx.ext in (".json", ".ipynb") or stripped[:1] in (b"{", b"["):
         try:
@@ -157,6 +115,19 @@ def _check_disguise(ctx: Ctx) -> None:
 
 # -- entry points ------------------------------------------------------------------------------
 def _run(buf: Any, ctx: Ctx) -> None:
+    # The cyclic GC only re-scans the (host application's) heap during a scan: nothing here
+    # builds cycles that need it, and hostile inputs create millions of small objects.
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        _run_inner(buf, ctx)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _run_inner(buf: Any, ctx: Ctx) -> None:
     try:
         detect_and_inspect(buf, ctx)
     except RecursionError:

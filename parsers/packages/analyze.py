@@ -20,7 +20,13 @@ from typing import Any
 from mlsleuth.parsers.packages import conda as conda_mod
 from mlsleuth.parsers.packages.confusion import ConfusionHit, find_confusion
 from mlsleuth.parsers.packages.dists import Dist, list_dist_names, read_dist
-from mlsleuth.parsers.packages.integrity import FileIssue, OwnerIntegrity, Verifier, conda_owner, dist_owner
+from mlsleuth.parsers.packages.integrity import (
+    FileIssue,
+    OwnerIntegrity,
+    Verifier,
+    conda_owner,
+    dist_owner,
+)
 from mlsleuth.parsers.packages.names import SOURCE, normalize, redact_url
 from mlsleuth.parsers.packages.osv import AdvisoryDB, Match, curated_db, iter_matches, load_osv
 from mlsleuth.parsers.packages.piplog import PipLogInstall, parse_pip_log
@@ -36,15 +42,14 @@ from mlsleuth.parsers.packages.view import HostView, ReadError
 from mlsleuth.events import UNKNOWN_TIME, Category, Event, TimestampQuality, from_epoch, parse_error
 
 MAX_ERRORS_PER_SOURCE = 200
-# Installers that strip RECORD on purpose (distribution packages): verify with debsums / rpm -V.
-SYSTEM_INSTALLERS = frozenset({"debian", "dpkg", "apt", "rpm", "yum", "dnf", "apk", "pacman", "portage"})
+MISSING_DETAIL = 10  # more missing files than this per package: one summary finding, not one each
 ISSUE_RULES: dict[str, tuple[str, str]] = {  # kind -> (severity, verdict)
     "modified": ("high", "suspicious"),
     "replaced": ("high", "suspicious"),
     "missing": ("medium", "suspicious"),
     "injected": ("high", "suspicious"),
     "unchecked_pyc": ("high", "suspicious"),
-    "new_pth": ("medium", "suspicious"),
+    "new_pth": ("low", "suspicious"),  # high when a line runs code (import ...)
     "startup_hook": ("high", "suspicious"),
     "unowned_module": ("low", "suspicious"),
 }
@@ -244,7 +249,7 @@ def analyze_view(view: HostView, *, osv: list[AdvisoryDB] | None = None, curated
     for d in dists:
         dependents.setdefault(d.env, set()).update(d.requires)
     for pkg in conda_pkgs:
-        deps = _conda_depends(view, pkg)
+        deps = pkg.depends
         for env in disc.envs:
             if env.startswith(pkg.prefix.rstrip("/") + "/"):
                 dependents.setdefault(env, set()).update(deps)
@@ -257,8 +262,14 @@ def analyze_view(view: HostView, *, osv: list[AdvisoryDB] | None = None, curated
     owners_by_key = {dist_owner(d): d for d in dists}
     conda_by_key = {conda_owner(p): p for p in conda_pkgs}
     for key, oi in result.owners.items():
+        missing = [i for i in oi.issues if i.kind == "missing"]
+        summarise = len(missing) > MISSING_DETAIL or (
+            oi.payload_checked >= 5 and len(missing) >= 0.9 * oi.payload_checked)
+        if summarise:
+            _missing_summary(b, view, missing, oi, owners_by_key.get(key), conda_by_key.get(key))
         for issue in oi.issues:
-            _issue_event(b, view, issue, owners_by_key.get(key), conda_by_key.get(key))
+            if issue.kind != "missing" or not summarise:
+                _issue_event(b, view, issue, owners_by_key.get(key), conda_by_key.get(key))
     for issue in result.env_issues:
         _issue_event(b, view, issue, None, None)
     flags: dict[int, list[str]] = {}
@@ -269,7 +280,7 @@ def analyze_view(view: HostView, *, osv: list[AdvisoryDB] | None = None, curated
     for d in dists:
         for m in matches.get(id(d), []):
             _advisory_event(b, view, d, m)
-        if d.problems and (d.installer or "").lower() not in SYSTEM_INSTALLERS:
+        if d.problems and not verifier.is_distro(d):
             shown = d.problems[:10] + ([f"and {len(d.problems) - 10} more"] if len(d.problems) > 10 else [])
             b.error(view.evidence(d.path), f"{d.name} {d.version}: " + "; ".join(shown), file_path=d.path,
                     group="dist")
@@ -279,7 +290,8 @@ def analyze_view(view: HostView, *, osv: list[AdvisoryDB] | None = None, curated
             b.error(view.evidence(pkg.meta_path), f"conda {pkg.name}: " + "; ".join(problems[:10]),
                     file_path=pkg.meta_path, group="conda")
 
-    report.rows = _rows(view, dists, conda_pkgs, result.owners, matches, flags, disc.aliases)
+    logged = {(normalize(i.name), i.version.lower()): i.index for _p, i in log_installs if i.index}
+    report.rows = _rows(verifier, dists, conda_pkgs, matches, flags, disc.aliases, logged)
     report.events = b.events
     report.fleet = _fleet(view, dists, verifier)
     report.stats = {
@@ -315,17 +327,6 @@ def _link_conda(dists: list[Dist], pkgs: list[conda_mod.CondaPackage],
                         d.install_time = pkg.install_time
                         d.install_time_source = "conda-meta/history"
                     break
-
-
-def _conda_depends(view: HostView, pkg: conda_mod.CondaPackage) -> set[str]:
-    import json
-
-    try:
-        data = json.loads(view.read(pkg.meta_path, 256 << 20))
-    except (ReadError, ValueError):
-        return set()
-    deps = data.get("depends") if isinstance(data, dict) else None
-    return {normalize(str(x).split()[0]) for x in deps or [] if str(x).strip()}
 
 
 def _conda_history_channels(view: HostView, path: str, text: str) -> Iterator[IndexSetting]:
@@ -437,6 +438,13 @@ def _issue_event(b: _Builder, view: HostView, issue: FileIssue, d: Dist | None,
     severity, verdict = ISSUE_RULES.get(issue.kind, ("medium", "suspicious"))
     if issue.kind == "new_pth" and issue.extra.get("exec_lines"):
         severity = "high"
+    script_note = None
+    if issue.kind == "modified" and d is not None and not issue.path.startswith(d.env.rstrip("/") + "/") \
+            and (view.head(issue.path, 2) or b"") == b"#!":
+        # scripts live outside the environment folder; relocating an environment (conda-pack,
+        # a moved venv, bundled SDKs) rewrites their #! line, which changes the hash
+        severity = "low"
+        script_note = "a script whose #! line is rewritten when an environment is relocated: compare its body"
     name = d.name if d else pkg.name if pkg else None
     version = d.version if d else pkg.version if pkg else None
     label = f"{name} {version}: " if name else ""
@@ -477,6 +485,8 @@ def _issue_event(b: _Builder, view: HostView, issue: FileIssue, d: Dist | None,
                                        "were reset (timestomped) or copied along with it; ctime is more reliable")
     if pkg is not None:
         extra["conda_channel"] = conda_mod.channel_of(pkg)
+    if script_note:
+        extra["note"] = script_note
     if issue.extra.get("exec_lines"):
         extra["exec_lines"] = issue.extra["exec_lines"]
     sha = issue.actual.split(":", 1)[1] if issue.actual and issue.actual.startswith("sha256:") else None
@@ -484,6 +494,24 @@ def _issue_event(b: _Builder, view: HostView, issue: FileIssue, d: Dist | None,
             evidence=issue.expect_evidence or view.evidence(issue.path), file_path=issue.path, sha256=sha,
             package=name, version=version, verdict=verdict, user=view.user_for(issue.path),
             extra={k: v for k, v in extra.items() if v is not None})
+
+
+def _missing_summary(b: _Builder, view: HostView, missing: list[FileIssue], oi: OwnerIntegrity, d: Dist | None,
+                     pkg: conda_mod.CondaPackage | None) -> None:
+    name = d.name if d else pkg.name if pkg else "?"
+    version = d.version if d else pkg.version if pkg else None
+    ratio = len(missing) / max(oi.payload_checked, 1)
+    detail = ("nearly every file is absent: metadata copied without its package, or the package deleted"
+              if ratio >= 0.9 else "files deleted after install")
+    folder = view.node(posixpath.dirname(missing[0].path))
+    b.event(when=_when(folder.mtime), desc="Directory Modified", quality=TimestampQuality.FILE_TIME,
+            category=Category.FINDING, message=f"{name} {version}: {len(missing)} of {oi.checked} listed files are "
+            f"absent ({detail}), e.g. {missing[0].path}", evidence=missing[0].expect_evidence.rsplit("#", 1)[0],
+            file_path=d.path if d else pkg.meta_path if pkg else None, package=name, version=version,
+            verdict="suspicious", user=view.user_for(missing[0].path),
+            extra={"rule": "integrity.missing", "severity": "low" if ratio >= 0.9 else "medium",
+                   "missing": len(missing), "listed": oi.checked, "sample": [i.path for i in missing[:20]],
+                   "env": d.env if d else pkg.prefix if pkg else None})
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -556,9 +584,10 @@ def _advisory_event(b: _Builder, view: HostView, d: Dist, m: Match) -> None:
 
 # -- rows and fleet ----------------------------------------------------------------------------
 
-def _integrity_text(view: HostView, d: Dist, owners: dict[str, OwnerIntegrity]) -> str:
-    if (d.installer or "").lower() in SYSTEM_INSTALLERS and d.record is None:
-        return f"unverifiable (installed by {d.installer}: check with the system's package tool)"
+def _integrity_text(verifier: Verifier, d: Dist, owners: dict[str, OwnerIntegrity]) -> str:
+    distro = verifier.is_distro(d)
+    if distro and d.record is None:
+        return "unverifiable (distribution package: check with debsums / rpm -V)"
     parts = []
     oi = owners.get(dist_owner(d))
     conda_oi = owners.get(conda_owner(d.conda)) if d.conda is not None else None
@@ -576,22 +605,29 @@ def _integrity_text(view: HostView, d: Dist, owners: dict[str, OwnerIntegrity]) 
         parts.append("ok" if not (oi and oi.not_collected) else f"ok ({oi.not_collected} files not collected)")
     if d.editable:
         parts.append("editable: project not verified")
+    if distro and d.record is not None:
+        parts.append("distribution package: .py files only")
     return "; ".join(parts)
 
 
-def _rows(view: HostView, dists: list[Dist], pkgs: list[conda_mod.CondaPackage], owners: dict[str, OwnerIntegrity],
-          matches: dict[int, list[Match]], flags: dict[int, list[str]], aliases: dict[str, str]) -> list[PackageRow]:
+def _rows(verifier: Verifier, dists: list[Dist], pkgs: list[conda_mod.CondaPackage],
+          matches: dict[int, list[Match]], flags: dict[int, list[str]], aliases: dict[str, str],
+          logged: dict[tuple[str, str], str]) -> list[PackageRow]:
+    owners = verifier.result.owners
     rows: list[PackageRow] = []
     linked = set()
     for d in dists:
         if d.conda is not None:
             linked.add(id(d.conda))
         env = d.env + (f" (via {aliases[d.env]})" if d.env in aliases else "")
+        source = d.source()
+        if source == "index" and (d.key, d.version.lower()) in logged:
+            source = f"index {logged[(d.key, d.version.lower())]} (pip log)"
         rows.append(PackageRow(
             environment=env, name=d.name, version=d.version,
             installer=d.installer if d.installer is not None else ("" if d.kind == "dist-info" else "(egg-info)"),
-            source=d.source(), install_time=d.install_time, install_time_source=d.install_time_source,
-            integrity=_integrity_text(view, d, owners),
+            source=source, install_time=d.install_time, install_time_source=d.install_time_source,
+            integrity=_integrity_text(verifier, d, owners),
             advisories=[m.advisory.id for m in matches.get(id(d), [])],
             flags=sorted(set(flags.get(id(d), []))), requested=d.requested, path=d.path, kind=d.kind,
             problems=list(d.problems)))

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from mlsleuth.parsers.packages.names import redact_text
+from mlsleuth.parsers.packages.names import normalize, redact_text
 from mlsleuth.parsers.packages.view import HostView, ReadError
 
 from mlsleuth.events import TimestampQuality
@@ -47,6 +47,7 @@ class CondaPackage:
     install_quality: TimestampQuality = TimestampQuality.FILE_TIME
     install_evidence: str = ""
     install_cmd: str = ""
+    depends: set[str] = field(default_factory=set)  # normalised names this package requires
 
 
 @dataclass(slots=True)
@@ -79,6 +80,9 @@ def read_conda_package(view: HostView, prefix: str, meta_path: str) -> CondaPack
         value = data.get(attr)
         if isinstance(value, str):
             setattr(pkg, attr, value)
+    deps = data.get("depends")
+    if isinstance(deps, list):
+        pkg.depends = {normalize(str(x).split()[0]) for x in deps if str(x).strip()}
     if not pkg.name:
         stem = posixpath.basename(meta_path)[:-5]
         parts = stem.rsplit("-", 2)

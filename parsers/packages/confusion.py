@@ -81,8 +81,10 @@ def _applies(setting: IndexSetting, dist: Dist) -> bool:
     if scope.startswith("env:"):
         prefix = scope[4:].rstrip("/") + "/"
         return dist.env.startswith(prefix)
-    if scope == "command":
-        return False  # handled with the command it belongs to
+    if scope == "command" or scope.startswith("process:"):
+        # a command's options are handled with that command; a variable seen in a process at
+        # collection time says nothing about what was in force at an earlier install
+        return False
     return scope != "file"  # a project/requirements file only applies to installs that used it
 
 
@@ -132,8 +134,7 @@ def find_confusion(dists: list[Dist], settings: list[IndexSetting], commands: li
         for s in settings:
             if not s.extra_source or not _applies(s, d):
                 continue
-            if s.when is not None and d.install_time is not None and s.when > d.install_time + CONFIG_GRACE \
-                    and s.origin not in ("process-env",):
+            if s.when is not None and d.install_time is not None and s.when > d.install_time + CONFIG_GRACE:
                 continue
             found.append(s)
         for c in commands:
@@ -149,11 +150,11 @@ def find_confusion(dists: list[Dist], settings: list[IndexSetting], commands: li
         if found:
             seen: set[tuple[str, str]] = set()
             uniq = [s for s in found if not ((s.url, s.evidence) in seen or seen.add((s.url, s.evidence)))]
+            urls = sorted({s.url for s in uniq})
             hits.append(ConfusionHit(
                 "installed_while_extra_index", d,
-                f"installed by {d.installer} while {len(uniq)} extra package source(s) were configured: "
-                + ", ".join(sorted({s.url for s in uniq}))[:400], "medium", settings=uniq[:10],
-                when=d.install_time))
+                f"installed by {d.installer} while {len(urls)} extra package source(s) were configured: "
+                + ", ".join(urls)[:400], "medium", settings=uniq[:10], when=d.install_time))
 
     # 3. unrequested and nothing depends on it
     for d in dists:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ from mlsleuth.parsers.packages.dists import Dist
 from mlsleuth.parsers.packages.record import host_path
 from mlsleuth.parsers.packages.view import MISSING, HostView, Node, ReadError
 
+# Installers that strip RECORD or rewrite files after it was written (distribution packages).
+SYSTEM_INSTALLERS = frozenset({"debian", "dpkg", "apt", "rpm", "yum", "dnf", "apk", "pacman", "portage"})
+_DEBIAN_DIST_PACKAGES = re.compile(r"^/usr/lib/python3(?:\.\d+)?/dist-packages$")
 MAX_FOLDER_FILES = 500_000  # per environment, bound on the search for unlisted files
 BIG_FILE = 1 << 20  # files from this size are hashed on worker threads
 # Files other tools put into site-packages without a RECORD entry, known to be harmless.
@@ -64,6 +68,7 @@ class OwnerIntegrity:
     unverified: int = 0  # listed, present, but no usable expectation (prefix rewritten, no hash in archive)
     not_collected: int = 0  # archive: listed, of a kind the collector does not record
     payload_ok: int = 0  # verified files outside the dist-info folder
+    payload_checked: int = 0  # listed files outside the dist-info folder
     issues: list[FileIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -123,6 +128,7 @@ class Verifier:
         self._pip_managed: dict[str, bool] = {}
         self.bytes_hashed = 0
         self.observed: dict[str, str] = {}  # host path -> sha256 seen (for the fleet comparison)
+        self.owned: set[str] = set()  # listed by a package but not verified (distribution packages)
 
     def owner(self, key: str) -> OwnerIntegrity:
         return self.result.owners.setdefault(key, OwnerIntegrity())
@@ -152,17 +158,37 @@ class Verifier:
             self._pip_managed[d.env] = False  # the file list is incomplete: ownership unknown
         rec_evidence = self.view.evidence(posixpath.join(d.path, "RECORD"))
         up_base = self.aliases.get(d.env, d.env)
+        distro = self.is_distro(d)
+        if distro:
+            oi.notes.append("distribution package: only its .py files are verified (the distribution's "
+                            "build strips binaries and moves scripts after RECORD was written; use debsums)")
+        inside = d.env.rstrip("/") + "/"
         for e in d.record.entries:
             p = host_path(up_base if e.path.startswith("..") else d.env, e.path)
             if p is None:
                 oi.notes.append(f"RECORD row {e.row}: unusable path")
                 continue
+            self._claim_folder(d.env, p, owner, folders)
+            if distro and not (p.endswith(".py") and p.startswith(inside)):
+                self.owned.add(p)
+                continue
             self.expect.setdefault(p, []).append(
                 Expect(owner, e.algo, e.digest, e.size, f"{rec_evidence}#L{e.row}", env=d.env,
                        bytecode=_is_bytecode(p)))
-            self._claim_folder(d.env, p, owner, folders)
         if d.editable:
             oi.notes.append(f"editable install: the project at {d.source()} is not verified")
+
+    def is_distro(self, d: Dist) -> bool:
+        """Installed by the operating system's package manager (dpkg/rpm), not pip."""
+        installer = (d.installer or "").lower()
+        if installer in SYSTEM_INSTALLERS:
+            return True
+        if d.installer is not None:
+            return False
+        owned = self.view.system_owned(posixpath.join(d.path, "METADATA"))
+        if owned is not None:
+            return owned
+        return bool(_DEBIAN_DIST_PACKAGES.match(d.env))
 
     def add_conda(self, pkg: CondaPackage, envs: Iterable[str]) -> None:
         owner = conda_owner(pkg)
@@ -237,8 +263,11 @@ class Verifier:
     def _judge(self, path: str, expects: list[Expect], node: Node, chosen: Expect | None,
                digests: dict[tuple[str, str], str | None]) -> None:
         owners = sorted({e.owner for e in expects})
+        payload = "-info/" not in path
         for o in owners:
-            self.owner(o).checked += 1
+            oi = self.owner(o)
+            oi.checked += 1
+            oi.payload_checked += payload
         primary = chosen or expects[0]
         owner = primary.owner
 
@@ -306,6 +335,7 @@ class Verifier:
     def find_unlisted(self, env: str, dists: list[Dist]) -> None:
         view = self.view
         owned = self.expect
+        also_owned = self.owned
         folders = self._owned_folders.get(env, {})
         unchecked = self._unchecked_folders.get(env, set())
         budget = MAX_FOLDER_FILES
@@ -325,7 +355,7 @@ class Verifier:
                         self.result.problems.append((env, f"more than {MAX_FOLDER_FILES} files in package folders; "
                                                           "search for unlisted files stopped"))
                         return
-                    if p in owned:  # RECORD lists files only: a listed path is not a folder to enter
+                    if p in owned or p in also_owned:  # listed paths are files: no folder to enter
                         continue
                     child = view.node(p)
                     if child.kind == "dir":
@@ -335,6 +365,8 @@ class Verifier:
         self._env_root(env, dists)
 
     def _unlisted_in_folder(self, p: str, node: Node, owner: str) -> None:
+        if self.view.system_owned(p):
+            return  # a file the distribution's package added next to pip's
         parent = posixpath.basename(posixpath.dirname(p))
         if parent == "__pycache__":
             # Python writes these at import time; only a hash-based unchecked .pyc can run
@@ -364,8 +396,11 @@ class Verifier:
         managed = self._pip_managed.get(env, True) and bool(dists)
         for name in view.children(env) or []:
             p = posixpath.join(env, name)
-            if p in owned or name in folders or name.endswith(".dist-info") or name.endswith(".egg-info"):
+            if p in owned or p in self.owned or name in folders or name.endswith(".dist-info") \
+                    or name.endswith(".egg-info"):
                 continue
+            if view.system_owned(p):
+                continue  # installed by the operating system's package manager
             if name in KNOWN_UNOWNED and not name.endswith(".pth"):
                 continue
             node = view.node(p)

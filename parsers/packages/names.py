@@ -53,14 +53,6 @@ def index_base(url: str) -> str:
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
 
 
-# Hosts of the public index itself: installs from here are the default, not a second index.
-PYPI_HOSTS = frozenset({"pypi.org", "pypi.python.org", "files.pythonhosted.org", "test.pypi.org"})
-
-
-def is_default_index(url: str) -> bool:
-    return url_host(url) in PYPI_HOSTS
-
-
 # -- which files are worth reading ---------------------------------------------------------------
 
 PIP_CONFIG_NAMES = frozenset({"pip.conf", "pip.ini"})

@@ -253,7 +253,7 @@ def load_osv(path: Path, db: AdvisoryDB | None = None) -> AdvisoryDB:
 def curated_db() -> AdvisoryDB:
     """The small table of must-know ML-stack advisories shipped in the package (OSV format)."""
     db = AdvisoryDB()
-    text = resources.files("mlsleuth.parsers.packages").joinpath("data/ml_advisories.json").read_text("utf-8")
+    text = resources.files("mlsleuth.parsers.packages").joinpath("ml_advisories.json").read_text("utf-8")
     for doc in json.loads(text):
         adv = advisory_from(doc, "curated")
         if adv is not None:

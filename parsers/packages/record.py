@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 # Hash algorithms the wheel spec allows in RECORD (md5 and sha1 are refused by installers).
@@ -19,6 +20,7 @@ ALLOWED_ALGOS = frozenset({"sha256", "sha384", "sha512", "sha224", "sha3_256", "
                            "blake2b", "blake2s"})
 DIGEST_SIZE = {a: hashlib.new(a).digest_size for a in ALLOWED_ALGOS}
 MAX_ROWS = 1_000_000
+_HEX = re.compile(r"[0-9a-fA-F]+")
 MAX_SIZE = 1 << 40  # no single installed file is a terabyte; a bigger size is a forged row
 
 
@@ -46,10 +48,6 @@ def b64_to_hex(value: str) -> str:
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"digest is not urlsafe base64: {exc}") from exc
     return raw.hex()
-
-
-def hex_to_b64(hexdigest: str) -> str:
-    return base64.urlsafe_b64encode(bytes.fromhex(hexdigest)).rstrip(b"=").decode("ascii")
 
 
 def parse_record(data: bytes) -> Record:
@@ -94,7 +92,10 @@ def parse_record(data: bytes) -> Record:
                 rec.problems.append(f"row {reader.line_num}: hash {hash_field[:40]!r} not an allowed algorithm")
             else:
                 try:
-                    digest = b64_to_hex(value)
+                    if len(value) == DIGEST_SIZE[algo] * 2 and _HEX.fullmatch(value):
+                        digest = value.lower()  # Debian's dh_python writes hex digests
+                    else:
+                        digest = b64_to_hex(value)
                     if len(digest) != DIGEST_SIZE[algo] * 2:
                         raise ValueError(f"{len(digest) // 2} bytes, {algo} has {DIGEST_SIZE[algo]}")
                     entry.algo, entry.digest = algo, digest

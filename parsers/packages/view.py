@@ -37,7 +37,7 @@ SKIP_DIRS = frozenset({"/proc", "/sys", "/dev", "/run", "/var/lib/docker/overlay
 SKIP_NAMES = frozenset({".git", "node_modules", "__pycache__", ".hg", ".svn"})
 # Unpacked wheels and conda packages in download caches carry dist-info too; they are not
 # environments anything imports from.
-_CACHE_MARKERS = ("/.cache/uv/", "/.cache/pip/", "/.cache/pypoetry/cache/", "/pkgs/")
+_CACHE_MARKERS = ("/.cache/uv/", "/.cache/pip/", "/.cache/pypoetry/cache/")
 
 
 _PROJECT_FILES = frozenset({"setup.py", "pyproject.toml", "setup.cfg"})
@@ -49,9 +49,15 @@ def is_source_tree(names: set[str] | list[str]) -> bool:
     return bool(names & _PROJECT_FILES) and not any(n.endswith(".dist-info") for n in names)
 
 
-def is_cache_path(path: str) -> bool:
+def is_cache_path(path: str, view: HostView | None = None) -> bool:
+    """In a download cache: pip/uv/poetry caches, or conda's ``<prefix>/pkgs/`` package cache."""
     p = path + "/"
-    return any(m in p for m in _CACHE_MARKERS)
+    if any(m in p for m in _CACHE_MARKERS):
+        return True
+    if view is not None and "/pkgs/" in p:
+        prefix = p[: p.index("/pkgs/")] or "/"
+        return view.node(posixpath.join(prefix, "conda-meta")).kind == "dir"
+    return False
 
 
 _PREFIXED_ENV = re.compile(r"^(?P<prefix>.*)/lib(?:64)?/python[\d.]*/(?:site|dist)-packages$")
@@ -120,6 +126,7 @@ class HostView:
     live: bool = False
     archive_mode: bool = False
     problems: list[tuple[str, str]]  # (evidence, reason) met while reading the container
+    _dpkg: set[str] | None = None
 
     # -- to implement -------------------------------------------------------------------------
     def node(self, path: str) -> Node:
@@ -152,6 +159,28 @@ class HostView:
     def absent_means_missing(self, env: str, path: str) -> bool:
         """Whether a listed file that is not here is really gone (always, in a tree)."""
         return True
+
+    def system_owned(self, path: str) -> bool | None:
+        """Whether the operating system's package database (dpkg) lists ``path``; None when the
+        evidence holds no such database."""
+        if self._dpkg is None:
+            self._dpkg = self._load_dpkg()
+        return (path in self._dpkg) if self._dpkg else None
+
+    def _load_dpkg(self) -> set[str]:
+        owned: set[str] = set()
+        info = "/var/lib/dpkg/info"
+        budget = 256 << 20
+        for name in self.children(info) or []:
+            if not name.endswith(".list") or budget <= 0:
+                continue
+            try:
+                data = self.read(posixpath.join(info, name), 16 << 20)
+            except ReadError:
+                continue
+            budget -= len(data)
+            owned.update(line for line in data.decode("utf-8", "replace").splitlines() if line.startswith("/"))
+        return owned
 
     def head(self, path: str, n: int) -> bytes | None:
         try:
@@ -202,9 +231,6 @@ class HostView:
             if home and (path == home or path.startswith(home + "/")) and len(home) > best_len:
                 best, best_len = user, len(home)
         return best
-
-    def read_text(self, path: str, limit: int = MAX_SMALL_READ) -> str:
-        return self.read(path, limit).decode("utf-8", errors="replace")
 
 
 def _hash_local(local: str | Path, algo: str) -> str | None:
@@ -420,9 +446,9 @@ class TreeView(HostView):
                         continue
                     if e.name in SKIP_NAMES or depth + 1 > self.max_depth:
                         continue
-                    if is_cache_path(child):
-                        if child.endswith("/.cache/pip"):  # only its log folder is evidence
-                            stack.append((child + "/log", depth + 2))
+                    if is_cache_path(child) or (e.name == "pkgs" and "conda-meta" in names):
+                        if child.endswith("/.cache/pip") and os.path.isdir(self.local(child + "/log")):
+                            stack.append((child + "/log", depth + 2))  # only its log folder is evidence
                         continue
                     stack.append((child, depth + 1))
                     continue
@@ -475,6 +501,7 @@ class ArchiveView(HostView):
         self._children: dict[str, set[str]] = {}
         self._processes: list[dict[str, Any]] = []
         self._suffix_cache: dict[str, set[str]] = {}
+        self._homes: dict[str, str] | None = None
         self._load()
 
     def _rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -643,7 +670,10 @@ class ArchiveView(HostView):
         return f"manifest.jsonl#L{node.row}" if node.row else f"manifest.jsonl:{path}"
 
     def homes(self) -> dict[str, str]:
+        if self._homes is not None:
+            return self._homes
         homes: dict[str, str] = {}
+        self._homes = homes
         users = self._host_json.get("users")
         if isinstance(users, list):
             for u in users:
@@ -678,7 +708,7 @@ class ArchiveView(HostView):
             elif base.endswith(".egg-info") and node.kind == "file":
                 envs.add(parent)
             if pname == "conda-meta" and (base == "history" or base.endswith(".json")):
-                if not is_cache_path(path):
+                if not is_cache_path(path, self):
                     found.conda_prefixes.append(posixpath.dirname(parent))
             if node.kind == "file":
                 kind = classify(path)
@@ -689,7 +719,7 @@ class ArchiveView(HostView):
                 if target and any(is_dist_dir_name(n) for n in self.children(target) or []):
                     envs.add(target)
                     found.aliases[target] = path
-        found.envs = drop_nested([e for e in envs if not is_cache_path(e)
+        found.envs = drop_nested([e for e in envs if not is_cache_path(e, self)
                                   and not is_source_tree(self.children(e) or [])])
         found.conda_prefixes = sorted(set(found.conda_prefixes))
         return found

@@ -192,6 +192,7 @@ def print_report(r: dict) -> None:
             continue
         stages = ", ".join(f"{k} {v:.2f}s" for k, v in res["stages"].items())
         print(f"  {name:<13} wall {res['wall']:.2f}s  peak RSS {res['peak_rss_mb']:.0f} MiB  ({stages})")
+    print(f"  chains linked at N: {len(b['chains'])} (planted: {r['hosts']}, one per host)")
     print(f"  correlation time ratio for 4x the events: {r['correlate_ratio_4x']:.2f} (linear ~4)")
     print(f"  timeline.csv+findings.json vs pandas to_csv: {r['csv_vs_pandas']:.2f}x")
     if "xlsx_vs_openpyxl" in r:

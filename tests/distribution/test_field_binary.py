@@ -221,22 +221,24 @@ def test_stopped_agent_leaves_nothing_behind(field_build: FieldBuild, unpack: Pa
 
 NAMESPACE_SCRIPT = r"""
 set -u
-mount --make-rprivate /
-for base in /mnt /media /srv /opt; do [ -d "$base" ] && break; done
+# exit 77: this machine cannot build the scene (the test skips); anything else is the binary's result
+mount --make-rprivate / || exit 77
+base=""
+for dir in /mnt /media /srv /opt; do [ -d "$dir" ] && base=$dir && break; done
+[ -n "$base" ] || exit 77
 # keep the real /tmp (where pytest's folders live) reachable, then hide it behind a noexec tmpfs
-mount -t tmpfs tmpfs "$base"
-mkdir "$base/real-tmp"
-mount --rbind /tmp "$base/real-tmp"
-mount -t tmpfs -o noexec,nosuid,nodev tmpfs /tmp
+mount -t tmpfs tmpfs "$base" || exit 77
+mkdir "$base/real-tmp" && mount --rbind /tmp "$base/real-tmp" || exit 77
+mount -t tmpfs -o noexec,nosuid,nodev tmpfs /tmp || exit 77
 BIN_DIR="$base/real-tmp/${RO_DIR#/tmp/}"
 WORK="$base/real-tmp/${WORK_DIR#/tmp/}"
 # the binary's folder read-only, as on a write-protected stick or an ro mount
-mount --bind "$BIN_DIR" "$BIN_DIR" && mount -o remount,bind,ro "$BIN_DIR"
-touch "$BIN_DIR/probe" 2>/dev/null && { echo "ro mount failed"; exit 90; }
+mount --bind "$BIN_DIR" "$BIN_DIR" && mount -o remount,bind,ro "$BIN_DIR" || exit 77
+touch "$BIN_DIR/probe" 2>/dev/null && exit 77
 env -u TMPDIR "$BIN_DIR/mlsleuth" --version >"$WORK/noexec.out" 2>"$WORK/noexec.err"
 echo $? >"$WORK/noexec.rc"
 ls -A /tmp >"$WORK/tmp-after.txt"
-cd "$WORK"
+cd "$WORK" || exit 1
 TMPDIR="$WORK/unpack" "$BIN_DIR/mlsleuth" collect --root "$WORK/host" --output "$WORK/out.tar.gz" \
   --quiet --no-live >"$WORK/collect.out" 2>"$WORK/collect.err"
 echo $? >"$WORK/collect.rc"
@@ -260,6 +262,8 @@ def test_noexec_tmp_and_read_only_location(field_build: FieldBuild, tmp_path: Pa
     env = dict(os.environ, RO_DIR=str(field_build.binary.parent), WORK_DIR=str(tmp_path))
     res = subprocess.run(["unshare", "-m", *root_ns, "bash", "-c", NAMESPACE_SCRIPT], env=env,
                          capture_output=True, text=True, timeout=600)
+    if res.returncode == 77:
+        pytest.skip("cannot set up the noexec /tmp and read-only mounts here: " + res.stderr[-300:])
     assert res.returncode == 0, res.stdout + res.stderr
 
     # without TMPDIR the bootloader unpacks into the noexec /tmp and cannot map libraries from it:

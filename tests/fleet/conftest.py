@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-PACKAGING = REPO / "packaging"
-YARA_RULES = PACKAGING / "yara" / "mlsleuth_models.yar"
-# osquery's Linux table schemas: `../shared/osquery/linux_tables.json` from the repo root (CI has
-# shared/ beside the clone).
-OSQUERY_SCHEMA = REPO / ".." / "shared" / "osquery" / "linux_tables.json"
+from fleet_paths import OSQUERY_SCHEMA, PACKAGING, REPO, YARA_RULES  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import json
 import sqlite3
 
 import pytest
-from conftest import OSQUERY_SCHEMA, PACKAGING, YARA_RULES
 from fleet_host import SIGFILE, STORY_NOW, build_fleet_host, live_rows, package_rows
+from fleet_paths import OSQUERY_SCHEMA, PACKAGING, YARA_RULES
 from osquery_emu import (
     OSQUERY_FUNCTIONS,
     SQLITE_FUNCTIONS,

@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGING, YARA_RULES
+from fleet_paths import PACKAGING, YARA_RULES
 from test_semgrep_rules import SEMGREP, WHY_NO_SEMGREP, run_semgrep
 
 corpus_mod = pytest.importorskip("mlsleuth.fixturehost.formats.corpus", reason="model corpus not available")

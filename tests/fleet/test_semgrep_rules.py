@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PACKAGING
+from fleet_paths import PACKAGING
 from semgrep_cases import write_notebooks, write_remote_code
 
 RULES = PACKAGING / "semgrep" / "mlsleuth.yaml"

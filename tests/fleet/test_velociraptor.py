@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import PACKAGING
+from fleet_paths import PACKAGING
 
 ARTIFACTS = sorted((PACKAGING / "velociraptor").glob("*.yaml"))
 NAME = re.compile(r"^(Linux|Windows|Generic|Server|MacOS|Custom)(\.[A-Z][A-Za-z0-9]*)+$")

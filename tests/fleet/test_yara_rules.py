@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import YARA_RULES
+from fleet_paths import YARA_RULES
 
 yara = pytest.importorskip("yara", reason="yara-python not installed (pip install 'mlsleuth[yara]')")
 

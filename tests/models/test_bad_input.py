@@ -11,11 +11,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from mlsleuth.parsers.models import inspect_bytes, inspect_file, scan_paths
+from model_helpers import no_markers
 
 from mlsleuth.fixturehost.formats import pickles as P
-from mlsleuth.parsers.models import inspect_bytes, inspect_file, scan_paths
-
-from model_helpers import no_markers
 
 
 def timed(data: bytes, name: str):

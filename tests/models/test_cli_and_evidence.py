@@ -8,15 +8,14 @@ import tarfile
 from pathlib import Path
 
 from click.testing import CliRunner
+from mlsleuth.parsers.models import analysis_parts, scan_paths
+from mlsleuth.parsers.models.cli import run_scan_cli
+from model_helpers import no_markers
 
 from mlsleuth.cli import main
 from mlsleuth.fixturehost.formats import misc_files as M
 from mlsleuth.fixturehost.formats import pickles as P
 from mlsleuth.fixturehost.formats import torch_zip as Z
-from mlsleuth.parsers.models import analysis_parts, scan_paths
-from mlsleuth.parsers.models.cli import run_scan_cli
-
-from model_helpers import no_markers
 
 
 def _files(tmp_path: Path) -> tuple[Path, Path]:

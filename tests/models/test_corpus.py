@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-
-from mlsleuth.fixturehost.formats.corpus import CLEAN, FLAGGED, MALICIOUS, SUSPICIOUS
 from mlsleuth.parsers.models import analysis_parts, inspect_file, inspect_parts, scan_paths
 from mlsleuth.parsers.models.result import FLAGGED as FLAGGED_VERDICTS
-
 from model_helpers import no_markers
+
+from mlsleuth.fixturehost.formats.corpus import CLEAN, FLAGGED, MALICIOUS, SUSPICIOUS
 
 
 def _ids(samples):

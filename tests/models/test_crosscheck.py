@@ -14,10 +14,10 @@ import zipfile
 
 import numpy as np
 import pytest
+from mlsleuth.parsers.models import inspect_bytes, inspect_file
 
 from mlsleuth.fixturehost.formats import pickles as P
 from mlsleuth.fixturehost.formats import torch_zip as Z
-from mlsleuth.parsers.models import inspect_bytes, inspect_file
 
 
 def test_torch_save_state_dict_matches_our_writer(tmp_path):

@@ -10,17 +10,17 @@ import zipfile
 
 import numpy as np
 import pytest
-
-from mlsleuth.fixturehost.formats import keras_files as K
-from mlsleuth.fixturehost.formats import misc_files as M
-from mlsleuth.fixturehost.formats import pickles as P
-from mlsleuth.fixturehost.formats import torch_zip as Z
 from mlsleuth.parsers.models import inspect_bytes
 from mlsleuth.parsers.models.formats import gguf as gguf_fmt
 from mlsleuth.parsers.models.formats.keras import decode_lambda, marshal_strings
 from mlsleuth.parsers.models.formats.onnx import escapes_directory
 from mlsleuth.parsers.models.jinja_check import scan_template
 from mlsleuth.parsers.models.zipread import open_zip
+
+from mlsleuth.fixturehost.formats import keras_files as K
+from mlsleuth.fixturehost.formats import misc_files as M
+from mlsleuth.fixturehost.formats import pickles as P
+from mlsleuth.fixturehost.formats import torch_zip as Z
 
 
 def rules(result) -> set[str]:
@@ -213,3 +213,16 @@ def test_savedmodel_ops():
     pb = M.saved_model_pb([M.tf_node("r", "ReadFile"), M.tf_node("m", "MatMul")])
     r = inspect_bytes(pb, "saved_model.pb")
     assert "tf-dangerous-op" in rules(r) and r.verdict == "malicious"
+
+
+@pytest.mark.parametrize("header_len", [0x80, 0x280, 0x580])
+def test_safetensors_whose_length_byte_reads_as_pickle_proto_is_clean(header_len):
+    # 0x80 is pickle's PROTO opcode: a header length ending in 0x80 must not make a benign
+    # safetensors file a "broken pickle" (seen on a real all-MiniLM-L6-v2 header).
+    arr = np.zeros(4, dtype=np.float32)
+    body = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    body += b" " * (header_len - len(body))
+    result = inspect_bytes(M.raw_safetensors(header_len, body, arr.tobytes()), "model.safetensors")
+    assert (result.format, result.verdict) == ("safetensors", "clean"), result.findings
+    nameless = inspect_bytes(M.raw_safetensors(header_len, body, arr.tobytes()), "blob")
+    assert (nameless.format, nameless.verdict) == ("safetensors", "clean"), nameless.findings

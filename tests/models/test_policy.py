@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from mlsleuth.parsers.models.pickle_policy import DATA, load_policy, policy
 from mlsleuth.parsers.models.result import Severity
 

@@ -190,3 +190,31 @@ def test_many_environments(tmp_path: Path, pristine: Path, n_envs: int) -> None:
     assert report.stats["environments"] == n_envs
     assert rules(report) == [("integrity.modified", "beta", "beta.py")]
     assert "/srv/app7/" in report.findings[0].file_path
+
+
+def test_distribution_package_checked_on_py_files_only_and_dpkg_owned_files(host: Path) -> None:
+    """Debian: hex digests in RECORD, no INSTALLER, binaries stripped and scripts moved after
+    RECORD was written; dpkg's .list files own what pip's RECORD does not."""
+    sp = host / "usr/lib/python3/dist-packages"
+    py, so = b"import yaml._yaml\n", b"\x7fELF original"
+    dist = hosts.make_dist(sp, "PyYAML", "6.0", {"yaml/__init__.py": py, "yaml/_yaml.so": so,
+                                                 "../../../bin/yamltool": b"#!/usr/bin/python3\n"})
+    (dist / "INSTALLER").unlink()
+    rec = dist / "RECORD"
+    rows = [ln for ln in rec.read_text().splitlines() if "/INSTALLER," not in ln]
+    rows = [ln.replace(hosts.record_hash(py), "sha256=" + hashlib.sha256(py).hexdigest()) for ln in rows]
+    rec.write_text("\n".join(rows) + "\n")
+    (sp / "yaml/_yaml.so").write_bytes(b"\x7fELF stripped by dh_strip")  # normal for a distro build
+    (host / "usr/bin/yamltool").unlink()  # moved by the packaging
+    (sp / "distutils-precedence.pth").write_text("import os; __import__('_distutils_hack')\n")
+    dpkg = host / "var/lib/dpkg/info"
+    dpkg.mkdir(parents=True)
+    (dpkg / "python3-setuptools.list").write_text("/usr/lib/python3/dist-packages/distutils-precedence.pth\n")
+    (dpkg / "python3-yaml.list").write_text("/usr/lib/python3/dist-packages\n"
+                                            "/usr/lib/python3/dist-packages/PyYAML-6.0.dist-info/METADATA\n")
+    report = analyze(host)
+    assert report.findings == [] and report.errors == []
+    row = next(r for r in report.rows if r.name == "PyYAML")
+    assert row.integrity == "ok; distribution package: .py files only"
+    (sp / "yaml/__init__.py").write_text("import os\n")
+    assert rules(analyze(host)) == [("integrity.modified", "PyYAML", "__init__.py")]

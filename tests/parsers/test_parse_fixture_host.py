@@ -96,6 +96,8 @@ def test_collected_archive_events_match_what_was_planted(planted, tmp_path):
     events = list(parse_input(archive))
     check(planted, events)
     assert any(e.source == "bodyfile" for e in events)
+    # IPython history is read from the collector's consistent SQLite snapshot (WAL replayed)
+    assert {e.extra.get("read_from") for e in events if e.source == "ipython_history"} == {"collector snapshot"}
     start = next(e for e in events if e.timestamp_desc == "Collection Started")
     assert all(e.timestamp < start.timestamp for e in events
                if e.category == Category.COMMAND and e.timestamp_quality == TimestampQuality.EXACT)

@@ -157,3 +157,17 @@ def test_repo_folder_names():
     assert hf_cache.split_repo_folder("spaces--a--b--c") == ("spaces", "a/b/c")
     assert hf_cache.split_repo_folder("other--a") is None
     assert hf_cache.locate("/h/hub/models--a--b/blobs/x") == ("/h/hub", "models--a--b", "blobs/x")
+
+
+def test_reading_the_cache_never_opens_a_socket(cache, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access while reading an HF cache")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    events = run(cache.root, f"{HUB}/models--org--model/refs/main", "hf_cache")
+    assert not errors(events)
+    assert "accepted" in of(events, "Download Completed")[0].extra["scanner"]

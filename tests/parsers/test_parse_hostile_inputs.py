@@ -45,7 +45,7 @@ SAMPLES: dict[str, tuple[str, bytes]] = {
                b'"digest": "sha256:' + b"1" * 64 + b'", "size": 1}]}'),
     "remote_code_modules": (f"/home/a/.cache/huggingface/modules/transformers_modules/o/n/{COMMIT}/m.py",
                             b"import os\nclass M: pass\n"),
-    "hf_cache": (f"/home/a/.cache/huggingface/hub/models--o--n/refs/main", COMMIT.encode()),
+    "hf_cache": ("/home/a/.cache/huggingface/hub/models--o--n/refs/main", COMMIT.encode()),
     "ipython_history": ("/home/a/.ipython/profile_default/history.sqlite", b"SQLite format 3\x00" + b"\x10\x00" + b"\x01" * 90),
     "plaso_jsonl": ("/x/plaso.jsonl", b'{"data_type": "fs:stat", "timestamp": 1762765200000000, "timestamp_desc": "x"}\n'),
     "osquery_results": ("/x/osquery.log", b'{"name": "q", "hostIdentifier": "h", "unixTime": 1762765200, '

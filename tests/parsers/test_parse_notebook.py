@@ -116,3 +116,15 @@ def test_garbage_notebooks_do_not_crash(tmp_path):
     for name in ("x", "y", "z"):
         events = run(tmp_path, f"/home/a/{name}.ipynb", "notebook")
         assert all(e.category in (Category.PARSE_ERROR, Category.FILE) for e in events), name
+
+
+def test_bytes_that_are_not_utf8_inside_json_strings_are_kept_escaped(tmp_path):
+    text = notebook(cells_v1()).encode()
+    text = text.replace(b"from transformers import AutoModel", b"from transformers import AutoModel # \xff\xfe")
+    put(tmp_path, NB, text, mtime=T0)
+    events = run(tmp_path, NB, "notebook")
+    assert not errors(events)
+    assert of(events, "Cell Executed")[0].cmdline == "from transformers import AutoModel # \\xff\\xfe"
+    put(tmp_path, NB, text[: text.index(b"never_run")], mtime=T0)  # and when truncated too
+    events = run(tmp_path, NB, "notebook")
+    assert of(events, "Cell Executed")[0].cmdline.endswith("# \\xff\\xfe")

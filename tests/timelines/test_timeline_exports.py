@@ -251,3 +251,19 @@ def test_libreoffice_opens_the_workbook(built, tmp_path):
     assert "=1+2" in values and "@SUM(1,1)" in values
     times = [r[0].value for r in ws.iter_rows(min_row=2)]
     assert times == sorted(times) and all(isinstance(t, str) for t in times)
+
+
+def test_bad_input_rows_become_parse_errors_and_the_run_goes_on(tmp_path):
+    src = tmp_path / "events.jsonl"
+    with open(src, "w", encoding="utf-8") as fh:
+        write_jsonl(sc.deadbox_events(), fh)
+        fh.write('{"timestamp": "not a time", "timestamp_desc": "x", "category": "command", "message": "m", '
+                 '"source": "s"}\n')
+        fh.write('{"timestamp": "2026-11-10T09:00:00", "timestamp_desc": "naive", "category": "command", '
+                 '"message": "m", "source": "s"}\n')
+        fh.write("{truncated\n")
+    res = build_timeline([src], tmp_path / "out")
+    col = res.report.tl.col
+    errors = [col["evidence"][i] for i, c in enumerate(col["category"]) if c == "parse_error"]
+    assert sorted(errors) == [f"{src}#L{n}" for n in (12, 13, 14)]
+    assert len(res.chains) == 1

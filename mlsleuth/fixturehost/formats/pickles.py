@@ -545,6 +545,9 @@ def _ordered_dict(items: list[tuple[Any, Any]], state: Any = None) -> Reduce:
     return Reduce(Global("collections", "OrderedDict"), (), state=state, dictitems=items)
 
 
+SPARSE_THRESHOLD = 16 * 1024 * 1024
+
+
 class TorchPickleBuilder:
     """Turn :class:`TensorSpec` values inside plain containers into torch's pickle layout.
 
@@ -568,7 +571,10 @@ class TorchPickleBuilder:
             # from id_map.setdefault (same object, so BINGET on reuse) and 'storage'/'cpu'
             # are constants.
             self._storage_ids[key] = Shared(key)
-            self._storages[key] = _pattern_bytes(numel * itemsize, seed=len(self._storages))
+            nbytes = numel * itemsize
+            # large storages are described by their size only: torch_zip writes them as sparse holes
+            self._storages[key] = (_pattern_bytes(nbytes, seed=len(self._storages))
+                                   if nbytes <= SPARSE_THRESHOLD else nbytes)
         storage = PersId((_STORAGE, Global("torch", storage_cls), self._storage_ids[key], _CPU, numel))
         stride = spec.stride if spec.stride is not None else spec.contiguous_stride
         backward_hooks = _ordered_dict([])
@@ -576,7 +582,7 @@ class TorchPickleBuilder:
                 spec.requires_grad, backward_hooks)
         return Reduce(Global("torch._utils", "_rebuild_tensor_v2"), args)
 
-    def storages(self) -> dict[str, bytes]:
+    def storages(self) -> dict[str, bytes | int]:
         return dict(self._storages)
 
     def convert(self, obj: Any) -> Any:

@@ -40,7 +40,7 @@ def parse_header(buf: Any) -> tuple[dict, int]:
         raise ValueError(f"header length {hlen} exceeds the file")
     text = bytes(buf[start:start + hlen]).decode("utf-8" if major == 3 else "latin-1")
     # numpy itself parses this with ast.literal_eval: literals only, nothing is executed
-    header = ast.literal_eval(text.strip())
+    header = ast.literal_eval(text.strip())  # static-ok: literals only
     if not isinstance(header, dict) or not {"descr", "fortran_order", "shape"} <= header.keys():
         raise ValueError("header is not a dict with descr/fortran_order/shape")
     return header, start + hlen

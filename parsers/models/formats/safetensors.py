@@ -22,6 +22,17 @@ DTYPE_BITS = {
 }
 
 
+def is_structural(head: bytes, size: int) -> bool:
+    """A header length that fits the file followed by a JSON object: a safetensors file even when
+    its first byte is 0x80 (a header of 128 + 256k bytes), which would also read as pickle PROTO.
+    Such a file cannot be a working pickle: the length's high bytes are not opcodes a pickle needs
+    to reach a call before the `{`."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    (n,) = struct.unpack_from("<Q", head, 0)
+    return 2 <= n <= size - 8
+
+
 def detect(head: bytes, ctx: Ctx) -> bool:
     if len(head) >= 9:
         (n,) = struct.unpack_from("<Q", head, 0)
