@@ -274,6 +274,26 @@ def python_startup_persistence(ctx: RuleContext) -> Iterator[Finding]:
                           f"start: {(c['message'][r] or '')[:200]}")
 
 
+def _package_rule(prefixes: tuple[str, ...], name: str) -> Callable[[RuleContext], Iterator[Finding]]:
+    """Findings of the supply-chain analyzer (parsers/packages), tagged ``extra.rule``; the analyzer
+    already weighed them, so its severity is kept."""
+
+    def logic(ctx: RuleContext) -> Iterator[Finding]:
+        c = ctx.tl.col
+        for r in ctx.by_cat.get("finding", []):
+            extra = ctx.tl.extra(r)
+            tag = str(extra.get("rule") or "")
+            if not tag.startswith(prefixes):
+                continue
+            severity = str(extra.get("severity") or "medium").lower()
+            if severity not in SEVERITIES:
+                severity = "medium"
+            path = c["file_path"][r] or c["package"][r] or ""
+            yield Finding(name, severity, r, path, f"{c['host'][r]}: {(c['message'][r] or '')[:300]}")
+
+    return logic
+
+
 RULES: tuple[Rule, ...] = (
     Rule("model-malicious", "A model file whose static verdict is malicious (a payload that runs code "
          "when loaded).", "high", "T1204.002", _verdict_rule("malicious", "model-malicious", "high")),
@@ -294,6 +314,18 @@ RULES: tuple[Rule, ...] = (
     Rule("python-startup-persistence", "A write to IPython startup, sitecustomize/usercustomize, a .pth "
          "file or a Jupyter config: code that runs at every start.", "medium", "T1546.018",
          python_startup_persistence),
+    Rule("package-modified", "An installed Python distribution whose files no longer match its RECORD "
+         "(or conda-meta) hashes, or that holds files its RECORD does not list (an injected module or "
+         ".pth).", "high", "T1554", _package_rule(("integrity.",), "package-modified")),
+    Rule("package-index-confusion", "An install that looks like dependency confusion: made while an extra "
+         "index was configured, unrequested with no dependents, or a bait version such as 99.x.", "high",
+         "T1195.001", _package_rule(("confusion.",), "package-index-confusion")),
+    Rule("package-vulnerable", "An installed version with a known advisory (the curated ML advisories, or "
+         "an OSV export given with MLSLEUTH_OSV / `mlsleuth packages --osv`).", "medium", "T1190",
+         _package_rule(("advisory.",), "package-vulnerable")),
+    Rule("package-differs-across-fleet", "The same package name and version whose source files hash "
+         "differently on this host than on the others given to the timeline.", "high", "T1554",
+         _package_rule(("fleet.",), "package-differs-across-fleet")),
 )
 
 

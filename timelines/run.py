@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from mlsleuth.timelines.exports.xlsx_export import EXCEL_MAX_ROWS, write_xlsx
 from mlsleuth.timelines.frame import Columns, Timeline
 from mlsleuth.timelines.load import iter_input
 from mlsleuth.timelines.report import Report, build_report
+
+from mlsleuth.events import Event, parse_error
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -44,7 +47,20 @@ def load_timeline(inputs: list[Path], assume_tz: str | None = None) -> Timeline:
     cols = Columns()
     for path in inputs:
         cols.extend(iter_input(Path(path), assume_tz=assume_tz), default_host=Path(path).name)
+    hosts = [Path(p) for p in inputs if Path(p).is_dir() or Path(p).name.endswith((".tar.gz", ".tgz"))]
+    if len(hosts) > 1:
+        cols.extend(fleet_package_events(hosts), default_host="fleet")
     return Timeline(cols)
+
+
+def fleet_package_events(hosts: list[Path]) -> Iterator[Event]:
+    """Same package and version, different file hashes on some hosts: only visible across hosts."""
+    try:
+        from mlsleuth.parsers.packages.fleet import fleet_findings
+
+        yield from fleet_findings(hosts)
+    except Exception as exc:  # the comparison is an extra; its failure must not cost the timeline
+        yield parse_error("packages", ", ".join(map(str, hosts)), f"fleet comparison failed: {exc}")
 
 
 def build_timeline(inputs: list[Path], output: Path, window: int = 600, *, parquet: bool = False,
