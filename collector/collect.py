@@ -38,7 +38,7 @@ from mlsleuth.collector.records import Bodyfile, CollectionLog, JsonLines, Summa
 from mlsleuth.collector.resources import DISK_RESERVE, DiskGuard, lower_priority
 from mlsleuth.collector.sqlite_copy import collect_database, is_sibling, main_db_of
 
-from mlsleuth import __version__
+from mlsleuth import __version__, selfinfo
 from mlsleuth.artifacts import ArtifactDef, Resolver, Target, find_users, load_definitions, parse_size
 from mlsleuth.artifacts.fsutil import Confined
 
@@ -133,7 +133,7 @@ class _Run:
                          output=str(self.output), tool_version=__version__, workers=self.workers,
                          max_copy_size=self.max_copy, time_limit=self.time_limit or None,
                          include_secrets=self.include_secrets, uid=os.getuid(), euid=os.geteuid(),
-                         artifacts=[d.name for d in self.definitions])
+                         artifacts=[d.name for d in self.definitions], tool=selfinfo.describe())
             if self.include_secrets:
                 self.log.log("warning", "secrets_included",
                              detail="--include-secrets: credentials are stored unredacted")
@@ -154,14 +154,10 @@ class _Run:
                     env_values.setdefault(k, []).extend([v] if isinstance(v, str) else list(v))
             self._walk(users, env_values)
             return self._finish(writer, facts, t0)
-        except BaseException:
+        except BaseException:  # Ctrl-C included: never leave a half archive behind
             if writer is not None:
                 writer.abort()
-            for p in (self.partial,):
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
+                self.partial.unlink(missing_ok=True)
             raise
         finally:
             for closer in ("log", "manifest", "bodyfile"):
@@ -437,7 +433,8 @@ class _Run:
         host["collector"] = {"tool": "mlsleuth", "version": __version__, "python": sys.version.split()[0],
                              "uid": os.getuid(), "euid": os.geteuid(), "workers": self.workers,
                              "max_copy_size": self.max_copy, "time_limit": self.time_limit or None,
-                             "include_secrets": self.include_secrets, "stopped": self.stop_reason}
+                             "include_secrets": self.include_secrets, "stopped": self.stop_reason,
+                             "self": selfinfo.describe()}
         summary = self.summary.to_dict()
         summary.update(stopped=self.stop_reason, duration_s=round(duration, 3), files_read=self.files_read,
                        bytes_read=self.bytes_read, manifest_rows=self.manifest.count,
@@ -543,11 +540,15 @@ def collect(root: Path | str = Path("/"), output: Path | str | None = None, *, l
     out = Path(os.path.abspath(output))
     if out.exists() or out.with_name(out.name + ".sha256").exists():
         raise CollectError(f"{out} (or its .sha256) exists: evidence is never overwritten")
+    if out.with_name(f".{out.name}.partial").exists():
+        raise CollectError(f"{out.with_name(f'.{out.name}.partial')} is left from an interrupted "
+                           "collection: remove it or choose another output name")
     if not out.parent.is_dir():
         raise CollectError(f"output folder {out.parent} does not exist")
     custody = {"case": case, "examiner": examiner, "evidence_id": evidence_id, "tool": "mlsleuth",
                "tool_version": __version__, "argv": list(argv) if argv is not None else None,
-               "hostname_collected_from": livemod.hostname()}
+               "hostname_collected_from": livemod.hostname(),
+               "tool_sha256": selfinfo.describe().get("executable_sha256")}
     run = _Run(root_path, out, live=live, custody=custody, max_copy=max_copy, time_limit=time_limit,
                workers=workers, include_secrets=include_secrets, definitions=defs, progress=progress,
                compresslevel=compresslevel, env=env, disk_reserve=disk_reserve, nice=nice)

@@ -289,8 +289,10 @@ class TreeEvidence(Evidence):
                       local_path=content, row=row, evidence_name=host_path, evidence=self)
 
     def sources(self) -> Iterator[Source]:
+        found = 0
         try:
             for target in _resolve_tree(self.root):
+                found += 1
                 if target.artifact.parser is None:
                     continue  # collected for hashes and the bodyfile only
                 src = self._source(target.artifact.name, target.artifact.parser, target.host_path,
@@ -301,6 +303,10 @@ class TreeEvidence(Evidence):
                 yield src
         except ImportError as exc:
             self._problem(str(self.root), f"artifact resolver unavailable: {exc}")
+            return
+        if not found:
+            self._problem(str(self.root), "no artifact found under this folder: give the host's root "
+                                          "(the folder holding etc/ and home/) or a collection")
 
     def entry(self, host_path: str) -> Source | None:
         local = resolve_in_root(self.root, host_path)

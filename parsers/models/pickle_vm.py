@@ -174,6 +174,37 @@ def _keep(items: list, value: Any) -> None:
         items.append(value)
 
 
+def setitems(target: Any, items: list) -> None:
+    """SETITEM(S) / DICT: keep the first pairs of a dict, or the state of a constructed object."""
+    if len(items) % 2:
+        raise PickleError("odd number of items for SETITEMS")
+    if isinstance(target, DictVal):
+        kept = target.items
+        room = MAX_KEEP_ITEMS - len(kept)
+        if room > 0:
+            kept.extend(zip(items[0:2 * room:2], items[1:2 * room:2], strict=True))
+        target.count += len(items) // 2
+    elif isinstance(target, CallVal):
+        # obj[key] = value on a constructed object (OrderedDict, or anything else).
+        if target.state is None:
+            target.state = DictVal([])
+        if isinstance(target.state, DictVal):
+            setitems(target.state, items)
+    elif not isinstance(target, Opaque | GlobalRef | PersRef):
+        raise PickleError(f"SETITEM on {type(target).__name__}")
+
+
+def appends(target: Any, items: list) -> None:
+    """APPEND(S): keep the first items of a list."""
+    if isinstance(target, ListVal):
+        room = MAX_KEEP_ITEMS - len(target.items)
+        if room > 0:
+            target.items.extend(items[:room])
+        target.count += len(items)
+    elif isinstance(target, DictVal | SetVal | tuple | str | bytes | int | float | type(None)):
+        raise PickleError(f"APPEND on {type(target).__name__}")
+
+
 class _Machine:
     __slots__ = ("buf", "end", "out", "depth", "joblib", "stack", "metastack", "memo", "nested_budget")
 
@@ -443,13 +474,13 @@ class _Machine:
                     stack = metastack.pop()
                     if not stack:
                         raise PickleError("unpickling stack underflow")
-                    self.setitems(stack[-1], items)
+                    setitems(stack[-1], items)
                 elif op == 0x73:  # SETITEM
                     if len(stack) < 3:
                         raise PickleError("unpickling stack underflow")
                     value = stack.pop()
                     key = stack.pop()
-                    self.setitems(stack[-1], [key, value])
+                    setitems(stack[-1], [key, value])
                 elif op == 0x71:  # BINPUT
                     idx = buf[pos]
                     pos += 1
@@ -599,7 +630,7 @@ class _Machine:
                     if len(stack) < 2:
                         raise PickleError("unpickling stack underflow")
                     value = stack.pop()
-                    self.appends(stack[-1], [value])
+                    appends(stack[-1], [value])
                 elif op == 0x65:  # APPENDS
                     if not metastack:
                         raise PickleError("could not find MARK")
@@ -607,7 +638,7 @@ class _Machine:
                     stack = metastack.pop()
                     if not stack:
                         raise PickleError("unpickling stack underflow")
-                    self.appends(stack[-1], items)
+                    appends(stack[-1], items)
                 elif op == 0x43:  # SHORT_BINBYTES
                     n = buf[pos]
                     stack.append(self.text(pos + 1, n, "bytes"))
@@ -816,7 +847,7 @@ class _Machine:
                     items = stack
                     stack = metastack.pop()
                     d = DictVal([])
-                    self.setitems(d, items)
+                    setitems(d, items)
                     stack.append(d)
                     # fused "push; BINPUT n" / "push; MEMOIZE": CPython memoizes every new object
                     if pos + 1 < end:
@@ -976,31 +1007,6 @@ class _Machine:
             return
         self.memo[idx] = self.stack[-1]
 
-    def setitems(self, target: Any, items: list) -> None:
-        if len(items) % 2:
-            raise PickleError("odd number of items for SETITEMS")
-        if isinstance(target, DictVal):
-            kept = target.items
-            for i in range(0, min(len(items), 2 * MAX_KEEP_ITEMS), 2):
-                _keep(kept, (items[i], items[i + 1]))
-            target.count += len(items) // 2
-        elif isinstance(target, CallVal):
-            # obj[key] = value on a constructed object (OrderedDict, or anything else).
-            if target.state is None:
-                target.state = DictVal([])
-            if isinstance(target.state, DictVal):
-                self.setitems(target.state, items)
-        elif not isinstance(target, Opaque | GlobalRef | PersRef):
-            raise PickleError(f"SETITEM on {type(target).__name__}")
-
-    def appends(self, target: Any, items: list) -> None:
-        if isinstance(target, ListVal):
-            for it in items[:MAX_KEEP_ITEMS]:
-                _keep(target.items, it)
-            target.count += len(items)
-        elif isinstance(target, DictVal | SetVal | tuple | str | bytes | int | float | type(None)):
-            raise PickleError(f"APPEND on {type(target).__name__}")
-
     def skip_joblib_array(self, wrapper: CallVal, state: Any, pos: int) -> int:
         """joblib writes array bytes (or a whole pickle for object arrays) right after BUILD."""
         self.out.joblib_arrays += 1
@@ -1136,6 +1142,10 @@ def analyze(buf: Any, start: int = 0, end: int | None = None, *, depth: int = 0,
             return analyze(buf, start, end, depth=depth, multi=multi, joblib=joblib, max_streams=max_streams)
         finally:
             gc.enable()
+    from mlsleuth.parsers.models.pickle_fast import fast_analyze
+    fast = fast_analyze(buf, start, end, joblib)
+    if fast is not None:
+        return fast
     out = PickleAnalysis()
     pos = start
     while pos < end:

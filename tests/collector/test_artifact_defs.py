@@ -155,8 +155,8 @@ def test_sweep_finds_notebooks_models_and_venvs_but_skips_package_trees(host: Pa
     assert got["/home/alice/proj/weights/model.safetensors"] == "model_files"
     assert got["/home/alice/proj/.venv/lib/python3.11/site-packages/x-1.0.dist-info/METADATA"] == "python_dist"
     assert "/home/alice/proj/node_modules/pkg/model.onnx" not in got
-    # package internals are python_package_files territory (hash-only .py), not stray models
-    assert "/home/alice/proj/.venv/lib/python3.11/site-packages/x/evil.pt" not in got
+    # package trees are not swept for models; their files are hashed for RECORD checks instead
+    assert got.get("/home/alice/proj/.venv/lib/python3.11/site-packages/x/evil.pt") == "python_package_files"
     # the HF blob is claimed by hf_cache (priority), not by the model sweep
     assert got["/home/alice/.cache/huggingface/hub/models--o--m/blobs/" + "a" * 64] == "hf_cache"
 

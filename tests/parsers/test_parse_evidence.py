@@ -193,3 +193,9 @@ def test_a_crashing_parser_becomes_a_parse_error(tmp_path, monkeypatch):
     events = run(tmp_path, "/home/a/.bash_history", "bash_history")
     assert len(events) == 1 and "RuntimeError: kaboom" in events[0].message
     assert bash_history.parse is not boom
+
+
+def test_a_folder_that_is_not_a_host_root_says_so(tmp_path):
+    put(tmp_path, "/notes.txt", "nothing here")
+    events = list(parse_input(tmp_path))
+    assert len(events) == 1 and "no artifact found" in events[0].message
