@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from mlsleuth.timelines.run import build_timeline
 
 from mlsleuth.fixturehost import build_host
-from mlsleuth.timelines.run import build_timeline
 
 SITE = "home/alice/.local/lib/python3.11/site-packages"
 
