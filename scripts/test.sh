@@ -10,6 +10,11 @@ rm -rf "$VENV"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e '.[test]'
+# Optional cross-checks against the real torch (writers byte-identical to torch.save). Only the
+# pinned CPU build: any other spec pulls a multi-GB CUDA build. CI sets MLSLEUTH_TEST_TORCH=1.
+if [ -n "${MLSLEUTH_TEST_TORCH:-}" ]; then
+  "$VENV/bin/python" -m pip install -q "torch==2.13.0" || echo "torch==2.13.0 unavailable: its cross-checks will skip"
+fi
 # Semgrep pins its dependencies tightly, so it gets a venv of its own (tests/fleet finds it via SEMGREP_BIN).
 if [ -z "${SEMGREP_BIN:-}" ]; then
   rm -rf "$VENV-semgrep"

@@ -20,7 +20,6 @@ small.
 from __future__ import annotations
 
 import struct
-from itertools import count
 from typing import Any
 
 from mlsleuth.parsers.models.pickle_vm import (
@@ -77,192 +76,175 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
     stack: list = []
     metastack: list = []
     memo: dict[int, Any] = {}
-    pos = 0
-    for ops in count(1):
-        op = data[pos]
+    size = len(data)
+    # Opcodes and one-byte arguments come from an iterator (cheaper than indexing and moving
+    # an offset in CPython); longer arguments read at the iterator's position, then skip.
+    it = iter(data)
+    nx = next
+    left = it.__length_hint__
+    seek = it.__setstate__
+    ops = 0
+    for ops, op in enumerate(it, 1):  # noqa: B007 - ops is read after STOP
         # Frequency order of torch.save / pickle protocol 2-5 streams.
         if op == 0x71:  # BINPUT
-            memo[data[pos + 1]] = stack[-1]
-            pos += 2
+            memo[nx(it)] = stack[-1]
         elif op == 0x68:  # BINGET
-            stack.append(memo[data[pos + 1]])
-            pos += 2
+            stack.append(memo[nx(it)])
         elif op == 0x4B:  # BININT1
-            stack.append(data[pos + 1])
-            pos += 2
+            stack.append(nx(it))
         elif op == 0x28:  # MARK
             metastack.append(stack)
             stack = []
-            pos += 1
         elif op == 0x58:  # BINUNICODE
-            n = _unpack_I(data, pos + 1)[0]
-            pos += 5
+            pos = size - left()
+            n = _unpack_I(data, pos)[0]
+            pos += 4
             raw = data[pos:pos + n]
             if len(raw) != n or n > MAX_STR_KEEP or (n >= 8 and raw[0] == 0x80):
                 return None
             stack.append(raw.decode())
-            pos += n
+            seek(pos + n)
         elif op == 0x52:  # REDUCE
             args = stack.pop()
-            val = CallVal(stack[-1], args, pos + base, "reduce")
+            val = CallVal(stack[-1], args, base + size - left() - 1, "reduce")
             calls.append(val)
             stack[-1] = val
-            pos += 1
         elif op == 0x74:  # TUPLE
             items = tuple(stack)
             stack = metastack.pop()
             stack.append(items)
-            pos += 1
         elif op == 0x29:  # EMPTY_TUPLE
             stack.append(())
-            pos += 1
         elif op == 0x89:  # NEWFALSE
             stack.append(False)
-            pos += 1
         elif op == 0x51:  # BINPERSID
             pid = stack[-1]
             pids.append(pid)
             stack[-1] = PersRef(pid)
-            pos += 1
         elif op == 0x86:  # TUPLE2
             b = stack.pop()
             stack[-1] = (stack[-1], b)
-            pos += 1
         elif op == 0x85:  # TUPLE1
             stack[-1] = (stack[-1],)
-            pos += 1
         elif op == 0x7D:  # EMPTY_DICT
             stack.append(DictVal([]))
-            pos += 1
         elif op == 0x75:  # SETITEMS
             items = stack
             stack = metastack.pop()
             setitems(stack[-1], items)
-            pos += 1
         elif op == 0x8C:  # SHORT_BINUNICODE
-            n = data[pos + 1]
-            pos += 2
+            n = nx(it)
+            pos = size - left()
             raw = data[pos:pos + n]
             if len(raw) != n or (n >= 8 and raw[0] == 0x80):
                 return None
             stack.append(raw.decode())
-            pos += n
+            seek(pos + n)
         elif op == 0x94:  # MEMOIZE
             memo[len(memo)] = stack[-1]
-            pos += 1
         elif op == 0x63:  # GLOBAL
-            nl = data.find(b"\n", pos + 1)
-            nl2 = data.find(b"\n", nl + 1) if nl > 0 else -1
+            pos = size - left()
+            nl = data.find(b"\n", pos)
+            nl2 = data.find(b"\n", nl + 1) if nl >= 0 else -1
             if nl2 < 0:
                 return None
-            ref = GlobalRef(_dec(data[pos + 1:nl]), _dec(data[nl + 1:nl2]), pos + base, "GLOBAL")
+            ref = GlobalRef(_dec(data[pos:nl]), _dec(data[nl + 1:nl2]), base + pos - 1, "GLOBAL")
             globals_.append(ref)
             stack.append(ref)
-            pos = nl2 + 1
+            seek(nl2 + 1)
         elif op == 0x93:  # STACK_GLOBAL
             name = stack.pop()
             module = stack[-1]
             if type(module) is not str or type(name) is not str:
                 return None
-            ref = GlobalRef(module, name, pos + base, "STACK_GLOBAL")
+            ref = GlobalRef(module, name, base + size - left() - 1, "STACK_GLOBAL")
             globals_.append(ref)
             stack[-1] = ref
-            pos += 1
         elif op == 0x30:  # POP (of an empty stack pops the MARK: careful reader)
             stack.pop()
-            pos += 1
         elif op == 0x73:  # SETITEM
             value = stack.pop()
             key = stack.pop()
             setitems(stack[-1], [key, value])
-            pos += 1
         elif op == 0x87:  # TUPLE3
             c = stack.pop()
             b = stack.pop()
             stack[-1] = (stack[-1], b, c)
-            pos += 1
         elif op == 0x4E:  # NONE
             stack.append(None)
-            pos += 1
         elif op == 0x88:  # NEWTRUE
             stack.append(True)
-            pos += 1
         elif op == 0x4D:  # BININT2
-            stack.append(_unpack_H(data, pos + 1)[0])
-            pos += 3
+            stack.append(nx(it) | nx(it) << 8)
         elif op == 0x4A:  # BININT
-            stack.append(_unpack_i(data, pos + 1)[0])
-            pos += 5
+            pos = size - left()
+            stack.append(_unpack_i(data, pos)[0])
+            seek(pos + 4)
         elif op == 0x47:  # BINFLOAT
-            stack.append(_unpack_d(data, pos + 1)[0])
-            pos += 9
+            pos = size - left()
+            stack.append(_unpack_d(data, pos)[0])
+            seek(pos + 8)
         elif op == 0x81:  # NEWOBJ
             args = stack.pop()
-            val = CallVal(stack[-1], args, pos + base, "newobj")
+            val = CallVal(stack[-1], args, base + size - left() - 1, "newobj")
             calls.append(val)
             stack[-1] = val
-            pos += 1
         elif op == 0x62:  # BUILD
             state = stack.pop()
             obj = stack[-1]
-            builds.append(Build(obj, state, pos + base))
+            builds.append(Build(obj, state, base + size - left() - 1))
             if isinstance(obj, CallVal):
                 if obj.state is None:
                     obj.state = state
                 if joblib and _is_joblib_wrapper(obj):
                     return None  # array bytes follow: the careful reader skips them
-            pos += 1
         elif op == 0x5D:  # EMPTY_LIST
             stack.append(ListVal([]))
-            pos += 1
         elif op == 0x61:  # APPEND
             value = stack.pop()
             appends(stack[-1], [value])
-            pos += 1
         elif op == 0x65:  # APPENDS
             items = stack
             stack = metastack.pop()
             appends(stack[-1], items)
-            pos += 1
         elif op == 0x43:  # SHORT_BINBYTES
-            n = data[pos + 1]
-            pos += 2
+            n = nx(it)
+            pos = size - left()
             raw = data[pos:pos + n]
             if len(raw) != n or (n >= 8 and raw[0] == 0x80):
                 return None
             stack.append(raw)
-            pos += n
+            seek(pos + n)
         elif op == 0x8A:  # LONG1
-            n = data[pos + 1]
-            pos += 2
+            n = nx(it)
+            pos = size - left()
             raw = data[pos:pos + n]
             if len(raw) != n:
                 return None
             stack.append(int.from_bytes(raw, "little", signed=True))
-            pos += n
+            seek(pos + n)
         elif op == 0x95:  # FRAME
-            if pos + 9 > len(data):
+            pos = size - left()
+            if pos + 8 > size:
                 return None
-            pos += 9
+            seek(pos + 8)
         elif op == 0x80:  # PROTO
-            proto = data[pos + 1]
+            proto = nx(it)
             if proto > 5:
                 return None
             out.protocols.append(proto)
-            pos += 2
         elif op == 0x2E:  # STOP
-            pos += 1
-            if pos != len(data):
+            if left():
                 return None  # several streams or trailing bytes: the careful reader's business
             out.result = stack.pop() if stack else None
             out.ops = ops
             out.streams = 1
-            out.end = pos + base
+            out.end = base + size
             out.persistent_ids = len(pids)
             return out
         else:
             return None
-    return None  # unreachable: count() never ends
+    return None  # no STOP
 
 
 __all__ = ["FAST_MAX", "MAX_KEEP_ITEMS", "fast_analyze"]
