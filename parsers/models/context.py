@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,13 @@ MAX_DEPTH = 4  # archives inside archives inside ...
 TOTAL_DECOMPRESS_BUDGET = 1 << 30  # bytes decompressed per top-level file, all members together
 
 
-@dataclass
 class Budget:
-    remaining: int = TOTAL_DECOMPRESS_BUDGET
+    """Bytes that may still be decompressed for one top-level file (shared by its members)."""
+
+    __slots__ = ("remaining",)
+
+    def __init__(self, remaining: int = TOTAL_DECOMPRESS_BUDGET) -> None:
+        self.remaining = remaining
 
     def take(self, n: int) -> bool:
         if n > self.remaining:
@@ -26,28 +29,52 @@ class Budget:
         return True
 
 
-@dataclass
 class Ctx:
-    display: str
-    name: str  # basename, for extension hints
-    path: Path | None = None  # the real file, when there is one (ONNX external data, siblings)
-    depth: int = 0
-    budget: Budget = field(default_factory=Budget)
-    lineage: tuple[str, ...] = ()  # sha256 prefixes of enclosing containers (recursion detection)
-    findings: list[Finding] = field(default_factory=list)
-    format: str = "unknown"
-    unsupported: bool = False
-    error: str | None = None
-    prefix: str = ""  # location prefix for findings from inside a container member
+    """One file (or container member) being inspected.
+
+    Slotted with a plain constructor: one is made per scanned file, and on a directory of small
+    checkpoints building a dataclass with factories was a visible part of the per-file cost.
+    """
+
+    __slots__ = ("display", "name", "path", "depth", "_budget", "lineage", "findings", "format", "unsupported",
+                 "error", "prefix", "_ext")
+
+    def __init__(self, display: str, name: str, path: Path | str | None = None, depth: int = 0,
+                 budget: Budget | None = None, lineage: tuple[str, ...] = (), findings: list[Finding] | None = None,
+                 prefix: str = "") -> None:
+        self.display = display
+        self.name = name  # basename, for extension hints
+        self.path = path  # the real file, when there is one (ONNX external data, siblings)
+        self.depth = depth
+        self._budget = budget  # made on first use: most files never decompress anything
+        self.lineage = lineage  # sha256 prefixes of enclosing containers (recursion detection)
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.format = "unknown"
+        self.unsupported = False
+        self.error: str | None = None
+        self.prefix = prefix  # location prefix for findings from inside a container member
+        self._ext: str | None = None
+
+    @property
+    def budget(self) -> Budget:
+        if self._budget is None:
+            self._budget = Budget()
+        return self._budget
 
     @property
     def ext(self) -> str:
-        lower = self.name.lower()
-        for double in (".tar.gz", ".tar.bz2", ".tar.xz"):
-            if lower.endswith(double):
-                return double
-        dot = lower.rfind(".")
-        return lower[dot:] if dot >= 0 else ""
+        ext = self._ext
+        if ext is None:
+            lower = self.name.lower()
+            for double in (".tar.gz", ".tar.bz2", ".tar.xz"):
+                if lower.endswith(double):
+                    ext = double
+                    break
+            else:
+                dot = lower.rfind(".")
+                ext = lower[dot:] if dot >= 0 else ""
+            self._ext = ext
+        return ext
 
     def add(self, rule_id: str, severity: Severity, message: str, location: str = "",
             indicators: Iterable[str] = ()) -> Finding:

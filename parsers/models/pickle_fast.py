@@ -22,10 +22,11 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from mlsleuth.parsers.models.pickle_vm import (
+from mlsleuth.parsers.models.pickle_values import (
     MAX_KEEP_ITEMS,
     MAX_MARKS,
     MAX_STR_KEEP,
+    BigData,
     Build,
     CallVal,
     DictVal,
@@ -33,6 +34,7 @@ from mlsleuth.parsers.models.pickle_vm import (
     ListVal,
     PersRef,
     PickleAnalysis,
+    SetVal,
     _dec,
     _is_joblib_wrapper,
     appends,
@@ -43,17 +45,19 @@ FAST_MAX = MAX_MARKS  # the smallest limit: MARK nesting (see the module docstri
 
 _unpack_I = struct.Struct("<I").unpack_from
 _unpack_i = struct.Struct("<i").unpack_from
+_unpack_Q = struct.Struct("<Q").unpack_from
 _unpack_H = struct.Struct("<H").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 
 
-class _GiveUp(Exception):
-    pass
+def _head(raw: bytes) -> str:
+    """What the careful reader keeps of a long string: its first characters."""
+    return raw[:MAX_STR_KEEP].decode("utf-8", "replace")
 
 
 def fast_analyze(buf: Any, start: int, end: int, joblib: bool) -> PickleAnalysis | None:
     """The careful reader's result for ``buf[start:end]``, or None when it must run instead."""
-    if end - start > FAST_MAX or end <= start:
+    if end - start > FAST_MAX or end <= start or end > len(buf):
         return None
     if type(buf) is bytes and start == 0 and end == len(buf):
         data = buf
@@ -83,8 +87,7 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
     nx = next
     left = it.__length_hint__
     seek = it.__setstate__
-    ops = 0
-    for ops, op in enumerate(it, 1):  # noqa: B007 - ops is read after STOP
+    for op in it:
         # Frequency order of torch.save / pickle protocol 2-5 streams.
         if op == 0x71:  # BINPUT
             memo[nx(it)] = stack[-1]
@@ -100,9 +103,9 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
             n = _unpack_I(data, pos)[0]
             pos += 4
             raw = data[pos:pos + n]
-            if len(raw) != n or n > MAX_STR_KEEP or (n >= 8 and raw[0] == 0x80):
-                return None
-            stack.append(raw.decode())
+            if len(raw) != n or (n >= 8 and raw[0] == 0x80):
+                return None  # truncated, or maybe a nested pickle
+            stack.append(raw.decode() if n <= MAX_STR_KEEP else BigData("str", n, _head(raw)))
             seek(pos + n)
         elif op == 0x52:  # REDUCE
             args = stack.pop()
@@ -223,6 +226,70 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
                 return None
             stack.append(int.from_bytes(raw, "little", signed=True))
             seek(pos + n)
+        elif op == 0x72:  # LONG_BINPUT
+            pos = size - left()
+            memo[_unpack_I(data, pos)[0]] = stack[-1]
+            seek(pos + 4)
+        elif op == 0x6A:  # LONG_BINGET
+            pos = size - left()
+            stack.append(memo[_unpack_I(data, pos)[0]])
+            seek(pos + 4)
+        elif op == 0x42 or op == 0x8E or op == 0x96:  # BINBYTES, BINBYTES8, BYTEARRAY8
+            pos = size - left()
+            if op == 0x42:
+                n = _unpack_I(data, pos)[0]
+                pos += 4
+            else:
+                n = _unpack_Q(data, pos)[0]
+                pos += 8
+            raw = data[pos:pos + n]
+            if len(raw) != n or (n >= 8 and raw[0] == 0x80):
+                return None
+            stack.append(raw if n <= MAX_STR_KEEP else BigData("bytes", n, _head(raw)))
+            seek(pos + n)
+        elif op == 0x55:  # SHORT_BINSTRING (protocol 1-2 str of Python 2)
+            n = nx(it)
+            pos = size - left()
+            raw = data[pos:pos + n]
+            if len(raw) != n or (n >= 8 and raw[0] == 0x80):
+                return None
+            stack.append(raw.decode("latin-1"))
+            seek(pos + n)
+        elif op == 0x8F:  # EMPTY_SET
+            stack.append(SetVal([]))
+        elif op == 0x90:  # ADDITEMS
+            items = stack
+            stack = metastack.pop()
+            target = stack[-1]
+            if isinstance(target, SetVal):
+                room = MAX_KEEP_ITEMS - len(target.items)
+                if room > 0:
+                    target.items.extend(items[:room])
+                target.count += len(items)
+        elif op == 0x91:  # FROZENSET
+            items = stack
+            stack = metastack.pop()
+            stack.append(SetVal(items[:MAX_KEEP_ITEMS], len(items), frozen=True))
+        elif op == 0x64:  # DICT
+            items = stack
+            stack = metastack.pop()
+            d = DictVal([])
+            setitems(d, items)
+            stack.append(d)
+        elif op == 0x6C:  # LIST
+            items = stack
+            stack = metastack.pop()
+            stack.append(ListVal(items[:MAX_KEEP_ITEMS], len(items)))
+        elif op == 0x92:  # NEWOBJ_EX
+            kwargs = stack.pop()
+            args = stack.pop()
+            val = CallVal(stack[-1], args, base + size - left() - 1, "newobj_ex", kwargs)
+            calls.append(val)
+            stack[-1] = val
+        elif op == 0x32:  # DUP
+            stack.append(stack[-1])
+        elif op == 0x31:  # POP_MARK
+            stack = metastack.pop()
         elif op == 0x95:  # FRAME
             pos = size - left()
             if pos + 8 > size:
@@ -237,7 +304,7 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
             if left():
                 return None  # several streams or trailing bytes: the careful reader's business
             out.result = stack.pop() if stack else None
-            out.ops = ops
+            out._count_ops = lambda: count_ops(data)  # counting here costs a tenth of the reading
             out.streams = 1
             out.end = base + size
             out.persistent_ids = len(pids)
@@ -247,4 +314,34 @@ def _run(data: bytes, base: int, joblib: bool) -> PickleAnalysis | None:
     return None  # no STOP
 
 
-__all__ = ["FAST_MAX", "MAX_KEEP_ITEMS", "fast_analyze"]
+# Argument sizes of the opcodes the fast path reads, for counting them afterwards.
+_FIXED_ARG = {0x71: 1, 0x68: 1, 0x4B: 1, 0x4D: 2, 0x4A: 4, 0x47: 8, 0x80: 1, 0x95: 8, 0x72: 4, 0x6A: 4}
+_LEN1 = frozenset((0x8C, 0x43, 0x55, 0x8A))  # SHORT_BINUNICODE, SHORT_BINBYTES, SHORT_BINSTRING, LONG1
+_LEN4 = frozenset((0x58, 0x42))  # BINUNICODE, BINBYTES
+_LEN8 = frozenset((0x8E, 0x96))  # BINBYTES8, BYTEARRAY8
+
+
+def count_ops(data: bytes) -> int:
+    """Opcodes in a stream the fast path read completely (every opcode is one it knows)."""
+    pos = ops = 0
+    size = len(data)
+    get = _FIXED_ARG.get
+    while pos < size:
+        op = data[pos]
+        pos += 1
+        ops += 1
+        k = get(op)
+        if k is not None:
+            pos += k
+        elif op in _LEN1:
+            pos += 1 + data[pos]
+        elif op in _LEN4:
+            pos += 4 + _unpack_I(data, pos)[0]
+        elif op in _LEN8:
+            pos += 8 + _unpack_Q(data, pos)[0]
+        elif op == 0x63:  # GLOBAL: two lines
+            pos = data.index(b"\n", data.index(b"\n", pos) + 1) + 1
+    return ops
+
+
+__all__ = ["FAST_MAX", "count_ops", "fast_analyze"]

@@ -19,18 +19,37 @@ from __future__ import annotations
 import codecs
 import gc
 import struct
-from dataclasses import dataclass, field
 from typing import Any
 
-MAX_OPS = 10_000_000
-MAX_MEMO = 1_000_000
-MAX_STACK = 500_000
-MAX_MARKS = 100_000  # nested MARKs (each holds a list)
-MAX_KEEP_ITEMS = 64  # container items kept for rendering arguments
-MAX_STR_KEEP = 4096  # characters of a string constant kept
-MAX_NESTED_DEPTH = 3
-MAX_NESTED_CANDIDATES = 64
-HIGHEST_PROTOCOL = 5
+from mlsleuth.parsers.models.pickle_fast import fast_analyze
+from mlsleuth.parsers.models.pickle_values import (  # noqa: F401 - re-exported: the reader's API
+    HIGHEST_PROTOCOL,
+    MAX_KEEP_ITEMS,
+    MAX_MARKS,
+    MAX_MEMO,
+    MAX_NESTED_CANDIDATES,
+    MAX_NESTED_DEPTH,
+    MAX_OPS,
+    MAX_STACK,
+    MAX_STR_KEEP,
+    BigData,
+    Build,
+    CallVal,
+    DictVal,
+    GlobalRef,
+    ListVal,
+    Nested,
+    Opaque,
+    PersRef,
+    PickleAnalysis,
+    PickleError,
+    SetVal,
+    _dec,
+    _is_joblib_wrapper,
+    _keep,
+    appends,
+    setitems,
+)
 
 _unpack_i = struct.Struct("<i").unpack_from
 _unpack_I = struct.Struct("<I").unpack_from
@@ -38,115 +57,6 @@ _unpack_H = struct.Struct("<H").unpack_from
 _unpack_Q = struct.Struct("<Q").unpack_from
 _unpack_d = struct.Struct(">d").unpack_from
 
-
-class PickleError(Exception):
-    """What ``pickle`` itself would have raised here."""
-
-
-@dataclass(slots=True, eq=False)
-class GlobalRef:
-    module: str
-    name: str
-    offset: int
-    opcode: str
-
-    @property
-    def qualname(self) -> str:
-        return f"{self.module}.{self.name}"
-
-
-@dataclass(slots=True, eq=False)
-class CallVal:
-    """The (symbolic) result of calling ``func`` with ``args``."""
-
-    func: Any
-    args: Any
-    offset: int
-    kind: str  # reduce, newobj, newobj_ex, obj, inst
-    kwargs: Any = None
-    state: Any = None
-
-
-@dataclass(slots=True, eq=False)
-class ListVal:
-    items: list
-    count: int = 0
-
-
-@dataclass(slots=True, eq=False)
-class DictVal:
-    items: list
-    count: int = 0
-
-
-@dataclass(slots=True, eq=False)
-class SetVal:
-    items: list
-    count: int = 0
-    frozen: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class PersRef:
-    pid: Any
-
-
-@dataclass(slots=True, eq=False)
-class BigData:
-    """A string/bytes constant too large to keep: length and the first characters."""
-
-    kind: str
-    length: int
-    head: str
-
-
-@dataclass(slots=True, eq=False)
-class Opaque:
-    what: str
-
-
-@dataclass(slots=True)
-class Build:
-    obj: Any
-    state: Any
-    offset: int
-
-
-@dataclass
-class Nested:
-    """A pickle found inside a string/bytes constant."""
-
-    offset: int
-    analysis: PickleAnalysis
-
-
-@dataclass
-class PickleAnalysis:
-    """Everything one stream (or several concatenated streams) revealed."""
-
-    globals: list[GlobalRef] = field(default_factory=list)
-    calls: list[CallVal] = field(default_factory=list)
-    builds: list[Build] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)
-    nested: list[Nested] = field(default_factory=list)
-    extensions: list[tuple[int, int]] = field(default_factory=list)
-    persistent_ids: int = 0
-    pids: list = field(default_factory=list)  # first persistent ids seen (storage references)
-    protocols: list[int] = field(default_factory=list)
-    streams: int = 0  # pickles that reached STOP
-    end: int = 0  # offset after the last opcode read
-    ops: int = 0
-    result: Any = None  # the value the first stream would return
-    limits: list[str] = field(default_factory=list)
-    joblib_arrays: int = 0
-    trailing: tuple[int, int] | None = None  # (offset, length) of unparsed bytes after STOP
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-_MARK = object()
 
 # opcode byte -> name, for messages only
 _OPNAMES = {
@@ -167,42 +77,6 @@ _OPNAMES = {
 VALID_OPCODES = frozenset(_OPNAMES)
 # Bytes a protocol 0/1 pickle (no PROTO header) may plausibly start with.
 TEXT_START_OPCODES = frozenset(b"(cNIJKLFSVX]}lPd)ig")
-
-
-def _keep(items: list, value: Any) -> None:
-    if len(items) < MAX_KEEP_ITEMS:
-        items.append(value)
-
-
-def setitems(target: Any, items: list) -> None:
-    """SETITEM(S) / DICT: keep the first pairs of a dict, or the state of a constructed object."""
-    if len(items) % 2:
-        raise PickleError("odd number of items for SETITEMS")
-    if isinstance(target, DictVal):
-        kept = target.items
-        room = MAX_KEEP_ITEMS - len(kept)
-        if room > 0:
-            kept.extend(zip(items[0:2 * room:2], items[1:2 * room:2], strict=True))
-        target.count += len(items) // 2
-    elif isinstance(target, CallVal):
-        # obj[key] = value on a constructed object (OrderedDict, or anything else).
-        if target.state is None:
-            target.state = DictVal([])
-        if isinstance(target.state, DictVal):
-            setitems(target.state, items)
-    elif not isinstance(target, Opaque | GlobalRef | PersRef):
-        raise PickleError(f"SETITEM on {type(target).__name__}")
-
-
-def appends(target: Any, items: list) -> None:
-    """APPEND(S): keep the first items of a list."""
-    if isinstance(target, ListVal):
-        room = MAX_KEEP_ITEMS - len(target.items)
-        if room > 0:
-            target.items.extend(items[:room])
-        target.count += len(items)
-    elif isinstance(target, DictVal | SetVal | tuple | str | bytes | int | float | type(None)):
-        raise PickleError(f"APPEND on {type(target).__name__}")
 
 
 class _Machine:
@@ -1036,13 +910,6 @@ class _Machine:
         return stop
 
 
-def _dec(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
 def _parse_int(line: bytes) -> int | bool:
     if line == b"01":
         return True
@@ -1072,11 +939,6 @@ def _dict_items(value: Any) -> dict:
             if isinstance(k, str):
                 out[k] = v
     return out
-
-
-def _is_joblib_wrapper(obj: Any) -> bool:
-    return (isinstance(obj, CallVal) and isinstance(obj.func, GlobalRef)
-            and obj.func.name == "NumpyArrayWrapper" and obj.func.module.startswith("joblib"))
 
 
 _FIXED_KINDS = {"b": 1, "i": None, "u": None, "f": None, "c": None, "m": None, "M": None, "?": 1}
@@ -1142,10 +1004,15 @@ def analyze(buf: Any, start: int = 0, end: int | None = None, *, depth: int = 0,
             return analyze(buf, start, end, depth=depth, multi=multi, joblib=joblib, max_streams=max_streams)
         finally:
             gc.enable()
-    from mlsleuth.parsers.models.pickle_fast import fast_analyze
     fast = fast_analyze(buf, start, end, joblib)
     if fast is not None:
         return fast
+    return careful_analyze(buf, start, end, depth=depth, multi=multi, joblib=joblib, max_streams=max_streams)
+
+
+def careful_analyze(buf: Any, start: int, end: int, *, depth: int = 0, multi: bool = True, joblib: bool = True,
+                    max_streams: int = 64) -> PickleAnalysis:
+    """:func:`analyze` without the fast path (pickle_fast): every opcode through ``_Machine``."""
     out = PickleAnalysis()
     pos = start
     while pos < end:

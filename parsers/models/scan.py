@@ -153,9 +153,18 @@ def inspect_bytes(data: bytes, name: str) -> ScanResult:
     return _result(ctx)
 
 
-def inspect_file(path: Path, display_path: str | None = None) -> ScanResult:
-    path = Path(path)
-    ctx = Ctx(display=display_path or str(path), name=path.name, path=path)
+def _normal(p: str) -> str:
+    """``str(Path(p))`` without building a Path (which costs as much as reading a small file)
+    when ``p`` is already in normal form."""
+    if "//" in p or "./" in p or p.endswith(("/", "/.")) or p in (".", ""):
+        return str(Path(p))
+    return p
+
+
+def inspect_file(path: Path | str, display_path: str | None = None) -> ScanResult:
+    shown = _normal(os.fspath(path))
+    name = shown.rpartition("/")[2]
+    ctx = Ctx(display_path or shown, name if name != "." else "", path)
     try:
         buf = blob.load(path)
     except (OSError, ValueError) as exc:

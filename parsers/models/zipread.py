@@ -13,7 +13,6 @@ import bz2
 import lzma
 import struct
 import zlib
-from dataclasses import dataclass, field
 from typing import Any
 
 EOCD_SIG = b"PK\x05\x06"
@@ -29,6 +28,8 @@ MAX_RATIO = 200  # compression ratio above which a member counts as a bomb
 LOCAL_SCAN_LIMIT = 512 * 1024 * 1024  # bytes searched for local headers when the directory is gone
 
 _CENTRAL = struct.Struct("<4sHHHHHHIIIHHHHHII")
+# signature, flags, name/extra/comment lengths, local header offset: all a directory walk needs
+_CENTRAL_HEAD = struct.Struct("<4s4xH18xHHH8xI")
 _LOCAL = struct.Struct("<4sHHHHHIIIHH")
 _EOCD = struct.Struct("<4sHHHHIIH")
 _Z64_EOCD = struct.Struct("<4sQHHIIQQQQ")
@@ -80,21 +81,48 @@ class ZipEntry:
         return bool(self.flags & 0x1)
 
 
-@dataclass
 class ZipArchive:
-    buf: Any
-    entries: list[ZipEntry]
-    problems: list[str] = field(default_factory=list)
-    central_found: bool = True
+    """A parsed zip directory. Entries are built on demand (``entry(i)``, ``entries``): a torch
+    checkpoint has one entry per tensor storage, and inspecting it needs only their names."""
+
+    __slots__ = ("buf", "namelist", "problems", "central_found", "_entries", "_cd", "_recs", "_made")
+
+    def __init__(self, buf: Any, entries: list[ZipEntry] | None = None, problems: list[str] | None = None,
+                 central_found: bool = True, *, names: list[str] | None = None, cd: bytes = b"",
+                 recs: list[int] | None = None) -> None:
+        self.buf = buf
+        self.problems: list[str] = [] if problems is None else problems
+        self.central_found = central_found
+        self._entries = entries
+        if entries is not None:
+            names = [e.name for e in entries]
+        self.namelist: list[str] = names or []  # read-only: entry i is named namelist[i]
+        self._cd = cd  # the central directory bytes, and where each record starts in it
+        self._recs = recs or []
+        self._made: dict[int, ZipEntry] = {}
+
+    @property
+    def entries(self) -> list[ZipEntry]:
+        if self._entries is None:
+            self._entries = [self.entry(i) for i in range(len(self.namelist))]
+        return self._entries
+
+    def entry(self, i: int) -> ZipEntry:
+        if self._entries is not None:
+            return self._entries[i]
+        e = self._made.get(i)
+        if e is None:
+            e = self._made[i] = _central_entry(self._cd, self._recs[i], self.namelist[i], self.buf)
+        return e
 
     def names(self) -> list[str]:
-        return [e.name for e in self.entries]
+        return list(self.namelist)
 
     def get(self, name: str) -> ZipEntry | None:
-        for e in self.entries:
-            if e.name == name:
-                return e
-        return None
+        try:
+            return self.entry(self.namelist.index(name))
+        except ValueError:
+            return None
 
     def read(self, entry: ZipEntry, limit: int = MAX_MEMBER_READ, check_crc: bool = True) -> bytes:
         """Member content (bounded). Problems (bad CRC, truncation, bombs) go to entry.problems."""
@@ -207,29 +235,25 @@ def open_zip(buf: Any) -> ZipArchive:
     """Parse the directory (or, failing that, scan local headers). Raises ZipError if neither works."""
     problems: list[str] = []
     eocd = _find_eocd(buf)
-    entries: list[ZipEntry] = []
+    arc: ZipArchive | None = None
     if eocd >= 0:
         try:
-            entries = _read_central(buf, eocd, problems)
+            arc = _read_central(buf, eocd, problems)
         except (struct.error, ZipError) as exc:
             problems.append(f"central directory unreadable: {exc}")
-            entries = []
     else:
         problems.append("no end-of-central-directory record (truncated or damaged archive)")
-    central_found = bool(entries)
-    if not entries:
+    if arc is None:
         entries = _scan_local(buf, problems)
         if not entries:
             raise ZipError("; ".join(problems) or "no zip entries")
-    seen_offsets: dict[int, str] = {}
-    for e in entries:
-        if e.local_offset in seen_offsets and not e.from_local_scan:
-            e.problems.append(f"shares its local header with {seen_offsets[e.local_offset]} (overlapping entries)")
-        seen_offsets.setdefault(e.local_offset, e.name)
-    return ZipArchive(buf, entries, problems, central_found)
+        return ZipArchive(buf, entries, problems, False)
+    return arc
 
 
-def _read_central(buf: Any, eocd: int, problems: list[str]) -> list[ZipEntry]:
+def _read_central(buf: Any, eocd: int, problems: list[str]) -> ZipArchive | None:
+    """Names (and where each record is) of every entry; the rest of a record is read when the
+    entry is asked for. None when the directory holds no entry."""
     _, disk, _, n_disk, n_total, cd_size, cd_offset, _ = _EOCD.unpack_from(buf, eocd)
     loc = eocd - _Z64_LOC.size
     if loc >= 0 and buf[loc:loc + 4] == Z64_LOCATOR_SIG:
@@ -249,30 +273,52 @@ def _read_central(buf: Any, eocd: int, problems: list[str]) -> list[ZipEntry]:
             cd_offset = guess
         else:
             raise ZipError(f"central directory offset {cd_offset} outside the file")
-    entries: list[ZipEntry] = []
-    append = entries.append
-    unpack = _CENTRAL.unpack_from
-    pos = cd_offset
+    names: list[str] = []
+    recs: list[int] = []
+    locals_: list[int] = []
+    head = _CENTRAL_HEAD.unpack_from
     # One bytes copy of the directory: slicing it is cheaper than slicing an mmap per field.
     cd = bytes(buf[cd_offset:eocd])
-    base = cd_offset
+    rel = 0
     for _ in range(n_total):
-        rel = pos - base
-        if cd[rel:rel + 4] != CENTRAL_SIG:
-            problems.append(f"central directory ends early at entry {len(entries)} of {n_total}")
-            break
-        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, elen, clen, _, _, _,
-         local) = unpack(cd, rel)
-        name_raw = cd[rel + 46:rel + 46 + nlen]
-        if elen and 0xFFFFFFFF in (usize, csize, local):
-            usize, csize, local = _zip64_extra(cd[rel + 46 + nlen:rel + 46 + nlen + elen], usize, csize, local)
         try:
-            name = name_raw.decode("utf-8")
+            sig, flags, nlen, elen, clen, local = head(cd, rel)
+        except struct.error:
+            if cd[rel:rel + 4] == CENTRAL_SIG:
+                raise  # a record cut short: the directory is damaged
+            sig = b""
+        if sig != CENTRAL_SIG:
+            problems.append(f"central directory ends early at entry {len(names)} of {n_total}")
+            break
+        raw = cd[rel + 46:rel + 46 + nlen]
+        try:
+            names.append(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            name = _decode_name(name_raw, flags)
-        append(ZipEntry(name, method, flags, crc, csize, usize, local, None, False, buf))
-        pos += 46 + nlen + elen + clen
-    return entries
+            names.append(_decode_name(raw, flags))
+        recs.append(rel)
+        locals_.append(local)
+        rel += 46 + nlen + elen + clen
+    if not names:
+        return None
+    arc = ZipArchive(buf, None, problems, True, names=names, cd=cd, recs=recs)
+    if 0xFFFFFFFF in locals_ or len(set(locals_)) != len(locals_):
+        _mark_overlaps(arc.entries)  # zip64 offsets (in the extra field) or shared local headers
+    return arc
+
+
+def _mark_overlaps(entries: list[ZipEntry]) -> None:
+    seen_offsets: dict[int, str] = {}
+    for e in entries:
+        if e.local_offset in seen_offsets and not e.from_local_scan:
+            e.problems.append(f"shares its local header with {seen_offsets[e.local_offset]} (overlapping entries)")
+        seen_offsets.setdefault(e.local_offset, e.name)
+
+
+def _central_entry(cd: bytes, rel: int, name: str, buf: Any) -> ZipEntry:
+    (_, _, _, flags, method, _, _, crc, csize, usize, nlen, elen, clen, _, _, _, local) = _CENTRAL.unpack_from(cd, rel)
+    if elen and 0xFFFFFFFF in (usize, csize, local):
+        usize, csize, local = _zip64_extra(cd[rel + 46 + nlen:rel + 46 + nlen + elen], usize, csize, local)
+    return ZipEntry(name, method, flags, crc, csize, usize, local, None, False, buf)
 
 
 def _attach_one(buf: Any, e: ZipEntry) -> int:

@@ -171,7 +171,8 @@ print(json.dumps({"wall_s": wall, "events": events,
 RSS_WRAPPER = r"""
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).returncode
+with open(sys.argv[1], "wb") as log:
+    code = subprocess.run(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT).returncode
 wall = time.perf_counter() - start
 print(json.dumps({"returncode": code, "wall_s": wall,
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
@@ -186,13 +187,18 @@ def run_mlsleuth(tree: Path) -> dict:
 
 def run_psteal(tree: Path, workdir: Path) -> dict:
     output = workdir / "psteal.jsonl"
+    # Defaults, except that plaso may not kill its own workers: on a shared machine the 1M run was
+    # aborted by the foreman (worker timeout/memory limit) after 80 minutes.
     cmd = [PSTEAL, "--source", str(tree), "-o", "json_line", "-w", str(output), "--unattended",
-           "--status_view", "none", "--storage_file", str(workdir / "psteal.plaso")]
-    wrapped = subprocess.run([sys.executable, "-c", RSS_WRAPPER, *cmd], capture_output=True, text=True,
-                             cwd=workdir)
+           "--status_view", "none", "--storage_file", str(workdir / "psteal.plaso"),
+           "--worker_timeout", "600", "--worker_memory_limit", "0", "--process_memory_limit", "0"]
+    console = workdir / "psteal.console"
+    wrapped = subprocess.run([sys.executable, "-c", RSS_WRAPPER, str(console), *cmd], capture_output=True,
+                             text=True, cwd=workdir)
     result = json.loads(wrapped.stdout.strip().splitlines()[-1])
     if result["returncode"] != 0:
-        raise RuntimeError(f"psteal failed: {wrapped.stderr[-2000:]}")
+        tail = console.read_bytes()[-3000:].decode("utf-8", "replace")
+        raise RuntimeError(f"psteal exited {result['returncode']}: {tail}")
     facts = {k: 0 for k in FACT_KINDS}
     commands: set = set()
     events = cache_paths = 0

@@ -44,38 +44,66 @@ _TORCH_MARKERS = ("/data.pkl", "/constants.pkl", "/bytecode.pkl", ".data/version
 
 
 def is_torch_zip(arc: ZipArchive) -> bool:
-    for e in arc.entries:
-        n = e.name
+    for n in arc.namelist:
         if n == "data.pkl" or n.endswith(_TORCH_MARKERS):
             return True
     return False
 
 
+_PKL = (".pkl", ".debug_pkl")
+_NOT_PICKLES = ("data/", ".data/", "code/")
+
+
+class _Layout:
+    """One pass over the member names: what torch would unpickle or run, and the storages."""
+
+    __slots__ = ("pickles", "code", "tops", "storages", "constants", "package")
+
+    def __init__(self, arc: ZipArchive) -> None:
+        self.pickles: list[ZipEntry] = []
+        self.code: list[ZipEntry] = []
+        self.tops: set[str] = set()
+        self.storages: set[str] = set()
+        self.constants = self.package = False
+        tops = self.tops
+        for i, n in enumerate(arc.namelist):
+            slash = n.find("/")
+            d = n.find("/data/")
+            if slash > 0:
+                tops.add(n[:slash])
+                if d >= 0:
+                    self.storages.add(n[d + 6:])
+            if n.endswith(_PKL):
+                self.pickles.append(arc.entry(i))
+                if n.endswith("/constants.pkl") and d < 0 and slash > 0:
+                    self.constants = True
+                continue
+            if n.endswith(".py"):
+                if "/code/" in n or n.startswith("code/") or ".data/ts_code/" in n:
+                    self.code.append(arc.entry(i))
+            elif slash > 0 and d < 0 and n.endswith(".data/extern_modules"):
+                self.package = True
+            if d >= 0 or n.endswith("/"):
+                continue
+            tail = n[slash + 1:] if slash >= 0 else n
+            if tail in TORCH_RECORDS or tail.startswith(_NOT_PICKLES):
+                continue
+            # torch.package loads any pickle, whatever its name: a stored member that starts like one
+            e = arc.entry(i)
+            if e.method == 0 and e.csize >= 8 and e.data_offset >= 0:
+                head = bytes(arc.buf[e.data_offset:e.data_offset + 2])
+                if head[:1] == b"\x80" and 2 <= head[1] <= 5:
+                    self.pickles.append(e)
+
+
 def pickle_members(arc: ZipArchive) -> list[ZipEntry]:
     """Members torch (or torch.package) unpickles: *.pkl, plus anything outside data/ that starts
     like a binary pickle (torch finds data.pkl by name, torch.package loads any pickle)."""
-    out = []
-    for e in arc.entries:
-        n = e.name
-        if e.is_dir:
-            continue
-        if n.endswith(("pkl",)) and (n.endswith(".pkl") or n.endswith(".debug_pkl")):
-            out.append(e)
-            continue
-        slash = n.find("/")
-        tail = n[slash + 1:] if slash >= 0 else n
-        if tail in TORCH_RECORDS or tail.startswith(("data/", ".data/", "code/")) or "/data/" in n:
-            continue
-        if e.method == 0 and e.csize >= 8 and e.data_offset >= 0:
-            head = bytes(arc.buf[e.data_offset:e.data_offset + 2])
-            if head[:1] == b"\x80" and 2 <= head[1] <= 5:
-                out.append(e)
-    return out
+    return _Layout(arc).pickles
 
 
 def code_members(arc: ZipArchive) -> list[ZipEntry]:
-    return [e for e in arc.entries if e.name.endswith(".py") and (
-        "/code/" in e.name or e.name.startswith("code/") or ".data/ts_code/" in e.name)]
+    return _Layout(arc).code
 
 
 def report_zip_problems(arc: ZipArchive, ctx: Ctx, entries: list[ZipEntry] | None = None) -> None:
@@ -91,23 +119,9 @@ def report_zip_problems(arc: ZipArchive, ctx: Ctx, entries: list[ZipEntry] | Non
 
 
 def inspect_torch_zip(arc: ZipArchive, ctx: Ctx) -> None:
-    pkl = pickle_members(arc)
-    code = code_members(arc)
-    tops: set[str] = set()
-    storages: set[str] = set()
-    constants = package = False
-    for e in arc.entries:
-        n = e.name
-        slash = n.find("/")
-        if slash > 0:
-            tops.add(n[:slash])
-            i = n.find("/data/")
-            if i >= 0:
-                storages.add(n[i + 6:])
-            elif n.endswith("/constants.pkl"):
-                constants = True
-            elif n.endswith(".data/extern_modules"):
-                package = True
+    layout = _Layout(arc)
+    pkl, code, tops, storages = layout.pickles, layout.code, layout.tops, layout.storages
+    constants, package = layout.constants, layout.package
     if code or constants:
         ctx.format = "torchscript"
     elif package:
