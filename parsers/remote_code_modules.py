@@ -1,7 +1,7 @@
 """Remote code copied out of Hub repos: ``$HF_HOME/modules/transformers_modules`` and
 ``datasets_modules``.
 
-With ``trust_remote_code=True`` transformers copies a repo's ``*.py`` into
+When remote code is trusted (the ``trust_remote_code`` flag), transformers copies a repo's ``*.py`` into
 ``transformers_modules/<org>/<name>/<commit>/`` (newer releases write ``-`` as ``_hyphen_`` and
 ``.`` as ``_dot_`` so the folder is an importable name), then imports it: the file's mtime is
 when that repo's code landed on this host. datasets scripts go to
